@@ -1,0 +1,28 @@
+# `make demo` and `make test` do all the set-up: a virtual environment in .venv with the CPU build of torch
+# installed first (a bare `torch` requirement would pull a multi-GB CUDA build), then invscat itself.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test bench clean
+
+$(BIN)/invscat: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $@
+
+demo: $(BIN)/invscat
+	mkdir -p results
+	$(BIN)/invscat scatter data/camera.png -o results/camera_scattering.npz --figure results/camera_scattering.png
+
+test: $(BIN)/invscat
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/invscat
+	$(BIN)/python benchmarks/scattering_speed.py
+
+clean:
+	rm -rf $(VENV) results

@@ -1,0 +1,140 @@
+"""invscat.Scattering2D against Kymatio 0.3's torch backend, measured side by side in one run.
+
+Prints, for each configuration: filter-bank construction time, forward and forward+backward time (best of
+--repeat runs) and peak memory of one forward+backward (CPU: resident set growth, measured in a fresh
+process; CUDA: torch's peak allocation), with the ratio Kymatio / invscat (> 1 means invscat is faster),
+and the largest coefficient difference between the two.
+
+    python benchmarks/scattering_speed.py [--device cpu|cuda] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+CONFIGS = [  # (side, J, batch)
+    (256, 4, 8),
+    (64, 3, 64),
+]
+
+
+def build(impl: str, side: int, J: int, device: str):
+    if impl == "invscat":
+        from invscat import Scattering2D
+        return Scattering2D(J, (side, side)).to(device)
+    # Kymatio's package __init__ imports its 3D code, which fails on SciPy >= 1.17; the 2D frontend works.
+    from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
+    return ScatteringTorch2D(J=J, shape=(side, side)).to(device)
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def best_time(fn, device, repeat):
+    fn()
+    sync(device)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def forward_backward(module, x):
+    x = x.clone().requires_grad_()
+    module(x).sum().backward()
+
+
+def peak_memory_mib(impl, side, J, batch, device):
+    if device == "cuda":
+        module = build(impl, side, J, device)
+        x = torch.rand(batch, side, side, device=device)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        forward_backward(module, x)
+        return torch.cuda.max_memory_allocated() / 2**20
+    # CPU: growth of the resident set of a fresh process (this script, --peak-memory) during one pass.
+    result = subprocess.run([sys.executable, __file__, "--peak-memory", f"{impl},{side},{J},{batch}"],
+                            capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def _report_peak_memory(spec):
+    impl, side, J, batch = spec.split(",")
+    module = build(impl, int(side), int(J), "cpu")
+    x = torch.rand(int(batch), int(side), int(side))
+    base = _status_kib("VmRSS")
+    forward_backward(module, x)
+    print((_status_kib("VmHWM") - base) / 1024)
+
+
+def _status_kib(field):
+    # Linux: VmHWM is the process's peak resident set (ru_maxrss would carry the parent's peak over exec).
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def measure(side, J, batch, device, repeat):
+    torch.manual_seed(0)
+    x = torch.rand(batch, side, side, device=device)
+    row = {"config": f"{side}x{side} J={J} batch {batch}"}
+    modules = {}
+    for impl in ("invscat", "kymatio"):
+        start = time.perf_counter()
+        modules[impl] = build(impl, side, J, device)
+        row[f"{impl}_build"] = time.perf_counter() - start
+        with torch.no_grad():
+            row[f"{impl}_forward"] = best_time(lambda: modules[impl](x), device, repeat)
+        row[f"{impl}_fwd_bwd"] = best_time(lambda: forward_backward(modules[impl], x), device, repeat)
+        row[f"{impl}_peak_mib"] = peak_memory_mib(impl, side, J, batch, device)
+    with torch.no_grad():
+        row["max_abs_diff"] = (modules["invscat"](x) - modules["kymatio"](x)).abs().max().item()
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--peak-memory", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peak_memory:
+        return _report_peak_memory(args.peak_memory)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("benchmarks/scattering_speed.py: --device cuda asked for, but torch sees no CUDA device.")
+    name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"# Scattering2D: invscat vs Kymatio 0.3 (torch), {name}, torch {torch.__version__}")
+    print("| configuration | what | invscat | Kymatio | Kymatio / invscat |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    rows = []
+    for side, J, batch in CONFIGS:
+        row = measure(side, J, batch, args.device, args.repeat)
+        rows.append(row)
+        for what, key, unit in (("build", "build", "s"), ("forward", "forward", "s"),
+                                ("forward+backward", "fwd_bwd", "s"), ("peak memory", "peak_mib", "MiB")):
+            ours, theirs = row[f"invscat_{key}"], row[f"kymatio_{key}"]
+            fmt = "{:.3f} s" if unit == "s" else "{:.0f} MiB"
+            print(f"| {row['config']} | {what} | {fmt.format(ours)} | {fmt.format(theirs)} | "
+                  f"{theirs / max(ours, 1e-9):.2f}x |")
+        print(f"| {row['config']} | max abs coefficient difference | {row['max_abs_diff']:.1e} | | |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Reading and writing images and arrays, with validation at the boundary and atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy")
+
+
+class InvscatError(ValueError):
+    """A user-facing error: its message is one sentence saying what was expected."""
+
+
+def load_image(path, *, allow_rgb: bool = True) -> np.ndarray:
+    """Read an image or array file as float32.
+
+    Parameters
+    ----------
+    path : str or Path
+        A .png, .jpg, .tif or .npy file. 8- and 16-bit images are scaled to [0, 1]; float images and .npy
+        arrays are kept as they are.
+    allow_rgb : bool, optional
+        Accept (M, N, 3) colour images; otherwise colour images are an error.
+
+    Returns
+    -------
+    ndarray
+        float32 array of shape (M, N), or (M, N, 3) for colour images.
+
+    Raises
+    ------
+    InvscatError
+        If the file is missing, empty, unreadable, not 2-D (or 3-channel), non-numeric or not finite.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvscatError(f"{path}: no such file.")
+    if path.stat().st_size == 0:
+        raise InvscatError(f"{path}: the file is empty.")
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise InvscatError(f"{path}: unsupported file type {suffix or '(none)'!r}; expected one of "
+                           f"{', '.join(IMAGE_SUFFIXES)}.")
+    try:
+        if suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif suffix in (".tif", ".tiff"):
+            import tifffile
+            array = tifffile.imread(path)
+        else:
+            from skimage import io as skio
+            array = skio.imread(path)
+    except Exception:
+        raise InvscatError(f"{path}: not a readable {suffix[1:]} file.") from None
+    array = np.asarray(array)
+    if array.dtype.kind not in "biuf":
+        raise InvscatError(f"{path}: expected a numeric array, got dtype {array.dtype}.")
+    if array.ndim == 3 and array.shape[-1] == 4 and suffix != ".npy":
+        array = array[..., :3]  # drop the alpha channel of RGBA images
+    is_rgb = array.ndim == 3 and array.shape[-1] == 3
+    if array.ndim != 2 and not (allow_rgb and is_rgb):
+        expected = "(M, N) or (M, N, 3)" if allow_rgb else "(M, N)"
+        raise InvscatError(f"{path}: expected a 2-D image of shape {expected}, got shape {array.shape}.")
+    if array.size == 0:
+        raise InvscatError(f"{path}: the image has no pixels.")
+    if array.dtype.kind in "iu" and suffix != ".npy":
+        array = array / np.iinfo(array.dtype).max
+    elif array.dtype == bool:
+        array = array.astype(np.float32)
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise InvscatError(f"{path}: the array contains NaN or infinite values.")
+    return array
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path`` that is renamed to ``path`` only if the block succeeds."""
+    path = Path(path)
+    if path.parent and not path.parent.is_dir():
+        raise InvscatError(f"{path}: the folder {path.parent} does not exist.")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
+def save_image(path, image: np.ndarray) -> None:
+    """Write an image atomically; the format follows the extension.
+
+    .npy and .tif keep float32 values; .png and .jpg are clipped to [0, 1] and stored as 8 bit.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise InvscatError(f"{path}: unsupported output type {suffix or '(none)'!r}; expected one of "
+                           f"{', '.join(IMAGE_SUFFIXES)}.")
+    image = np.asarray(image, dtype=np.float32)
+    with atomic_path(path) as tmp:
+        if suffix == ".npy":
+            with open(tmp, "wb") as f:
+                np.save(f, image)
+        elif suffix in (".tif", ".tiff"):
+            import tifffile
+            tifffile.imwrite(tmp, image)
+        else:
+            from skimage import io as skio
+            skio.imsave(tmp, (np.clip(image, 0, 1) * 255).round().astype(np.uint8), check_contrast=False)

@@ -1,0 +1,145 @@
+"""Properties of invscat.Scattering2D: Kymatio agreement, shapes, gradients, devices and argument checks."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import cuda, kymatio_scattering
+from invscat import Scattering2D
+
+
+def test_reproduces_kymatio_golden_vector(kymatio_reference):
+    x = torch.from_numpy(kymatio_reference["x"])
+    S = Scattering2D(J=int(kymatio_reference["J"]), shape=x.shape[-2:], L=8)
+    out = S(x).numpy()
+    assert out.shape == kymatio_reference["Sx"].shape
+    assert np.abs(out - kymatio_reference["Sx"]).max() < 1e-5
+
+
+def test_golden_vector_in_float64(kymatio_reference):
+    x = torch.from_numpy(kymatio_reference["x"]).double()
+    S = Scattering2D(J=4, shape=x.shape[-2:]).double()
+    out = S(x)
+    assert out.dtype == torch.float64
+    assert np.abs(out.numpy() - kymatio_reference["Sx"]).max() < 1e-6
+
+
+@pytest.mark.parametrize("J, shape, L, order", [(2, (40, 56), 6, 2), (3, (64, 64), 8, 1), (1, (17, 23), 4, 2)])
+def test_agrees_with_kymatio_on_other_shapes(J, shape, L, order):
+    x = torch.rand(2, *shape)
+    ours = Scattering2D(J, shape, L=L, max_order=order)(x)
+    theirs = kymatio_scattering(J, shape, L=L, max_order=order)(x)
+    assert ours.shape == theirs.shape
+    assert (ours - theirs).abs().max() < 1e-5
+
+
+def test_gradient_agrees_with_kymatio():
+    x = torch.rand(2, 48, 48, requires_grad=True)
+    weights = torch.randn(2, 1 + 8 * 3 + 64 * 3, 6, 6)
+    (Scattering2D(3, (48, 48))(x) * weights).sum().backward()
+    ours = x.grad.clone()
+    x.grad = None
+    (kymatio_scattering(3, (48, 48))(x) * weights).sum().backward()
+    assert (ours - x.grad).abs().max() < 1e-4 * x.grad.abs().max()
+
+
+@pytest.mark.parametrize("J, L, order", [(2, 8, 2), (3, 4, 2), (3, 8, 1)])
+def test_output_shape_and_channel_count(J, L, order):
+    S = Scattering2D(J, (64, 32), L=L, max_order=order)
+    out = S(torch.rand(3, 2, 64, 32))
+    C = 1 + L * J + (L * L * J * (J - 1) // 2 if order == 2 else 0)
+    assert S.n_channels == C
+    assert out.shape == (3, 2, C, 64 // 2**J, 32 // 2**J)
+
+
+def test_gradcheck_float64():
+    S = Scattering2D(2, (8, 8), L=4).double()
+    x = torch.rand(1, 8, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: S(t), (x,), eps=1e-6, atol=1e-5)
+
+
+def test_gradient_finite_at_zero():
+    S = Scattering2D(2, (16, 16))
+    x = torch.zeros(16, 16, requires_grad=True)
+    S(x).sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_translation_invariance_with_periodic_padding():
+    # A circular shift by a multiple of 2^J shifts the coefficients exactly (no boundary, no aliasing).
+    S = Scattering2D(3, (64, 64), padding="periodic")
+    x = torch.rand(64, 64, dtype=torch.float64)
+    S = S.double()
+    Sx = S(x)
+    assert torch.allclose(S(torch.roll(x, (8, 16), (0, 1))), torch.roll(Sx, (1, 2), (-2, -1)), atol=1e-10)
+
+
+def test_order0_is_local_average_and_scales_linearly():
+    S = Scattering2D(2, (32, 32), padding="periodic").double()
+    x = torch.rand(32, 32, dtype=torch.float64)
+    # phi has unit mass (up to Kymatio's 3.1415 normalisation), so a constant image maps to about itself.
+    assert torch.allclose(S(torch.full((32, 32), 0.7, dtype=torch.float64))[0], torch.tensor(0.7, dtype=torch.float64),
+                          rtol=1e-4)
+    # S is positively homogeneous: S(a x) = a S(x) for a > 0.
+    assert torch.allclose(S(2.5 * x), 2.5 * S(x), rtol=1e-10)
+
+
+def test_wavelet_moduli_match_first_order_paths():
+    S = Scattering2D(3, (64, 48))
+    x = torch.rand(2, 64, 48)
+    moduli = S.wavelet_moduli(x)
+    assert [m.shape for m in moduli] == [(2, 8, 64, 48), (2, 8, 32, 24), (2, 8, 16, 12)]
+    assert (moduli[0] >= 0).all()
+    # the modulus of a band-pass filtered constant image is ~0 away from the border
+    flat = S.wavelet_moduli(torch.ones(64, 48))
+    assert flat[0][:, 8:-8, 8:-8].abs().max() < 1e-4
+
+
+def test_periodic_padding_keeps_all_coefficients():
+    S = Scattering2D(2, (32, 32), padding="periodic")
+    assert S(torch.rand(32, 32)).shape == (81, 8, 8)
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(J=0, shape=(32, 32)), ValueError, "J must be"),
+    (dict(J=2, shape=(32, 32), L=0), ValueError, "L must be"),
+    (dict(J=6, shape=(32, 32)), ValueError, "too small"),
+    (dict(J=2, shape=(32, 32), max_order=3), ValueError, "max_order"),
+    (dict(J=2, shape=(34, 32), padding="periodic"), ValueError, "multiples"),
+    (dict(J=2, shape=(32, 32), padding="zero"), ValueError, "padding"),
+])
+def test_bad_arguments(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        Scattering2D(**kwargs)
+
+
+@pytest.mark.parametrize("x, error, words", [
+    (torch.rand(32), ValueError, "dimension"),
+    (torch.rand(2, 32, 30), ValueError, "built for images of shape"),
+    (torch.rand(32, 32, dtype=torch.complex64), TypeError, "real floating-point"),
+    (torch.ones(32, 32, dtype=torch.int64), TypeError, "real floating-point"),
+    (np.ones((32, 32), dtype=np.float32), TypeError, "torch.Tensor"),
+])
+def test_bad_inputs(x, error, words):
+    with pytest.raises(error, match=words):
+        Scattering2D(2, (32, 32))(x)
+
+
+def test_filters_are_buffers_and_follow_dtype():
+    S = Scattering2D(2, (32, 32))
+    names = dict(S.named_buffers())
+    assert any(n.startswith("psi_") for n in names) and any(n.startswith("lowpass_rows") for n in names)
+    assert all(b.dtype == torch.float64 for b in S.double().buffers() if b.is_floating_point())
+
+
+@cuda
+def test_cuda_matches_cpu(kymatio_reference):
+    x = torch.from_numpy(kymatio_reference["x"])
+    S = Scattering2D(4, (32, 32))
+    cpu = S(x)
+    gpu = S.to("cuda")(x.cuda())
+    assert gpu.is_cuda
+    assert (gpu.cpu() - cpu).abs().max() < 1e-5
+    xg = x.cuda().requires_grad_()
+    S(xg).sum().backward()
+    assert torch.isfinite(xg.grad).all()
