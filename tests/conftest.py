@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-REFERENCE = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "reference"
+from pathlib import Path
+
+REFERENCE = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(autouse=True)
@@ -13,10 +15,7 @@ def _seed():
 
 @pytest.fixture
 def kymatio_reference():
-    path = REFERENCE / "kymatio_scattering2d_J4_L8.npz"
-    if not path.exists():
-        pytest.skip(f"reference data not found at {path}")
-    return np.load(path)
+    return np.load(REFERENCE / "kymatio_scattering2d_J4_L8.npz")
 
 
 def kymatio_scattering(J, shape, L=8, max_order=2):
