@@ -35,8 +35,8 @@ def save_scattering_figure(path, image: np.ndarray, coefficients: np.ndarray, J:
             ax.set_yticks([])
             if t == 0:
                 ax.set_ylabel(f"j={j}")
-            if j == 0:
-                ax.set_title(f"θ={t}π/{L}", fontsize=8)
+            if j == 0:  # Kymatio's angle of index t
+                ax.set_title(f"θ={int(L - L / 2 - 1) - t}π/{L}", fontsize=8)
     fig.suptitle("first-order scattering coefficients")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90, format="png")

@@ -86,8 +86,11 @@ def atomic_path(path):
         raise InvscatError(f"{path}: the folder {path.parent} does not exist.")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions open() would
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -95,3 +95,12 @@ def test_scatter_output_folder_missing(tmp_path):
     out = tmp_path / "nowhere" / "out.npz"
     result = run("scatter", DATA / "camera.png", "-o", out)
     assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    import os
+    out = tmp_path / "c.npz"
+    assert run("scatter", DATA / "camera.png", "-o", out, "--J", 2).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
