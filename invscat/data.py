@@ -27,8 +27,7 @@ def _square(image: np.ndarray, size: int) -> np.ndarray:
 
 def shepp_logan(size: int = 256) -> np.ndarray:
     """The modified Shepp–Logan phantom at ``size x size``."""
-    from skimage.data import shepp_logan_phantom
-    return _normalise(_square(shepp_logan_phantom(), size))
+    return load_sample("shepp_logan_phantom", size)
 
 
 def random_ellipses(size: int = 128, count: int = 10, seed: int = 0) -> np.ndarray:

@@ -126,28 +126,50 @@ class Radon(LinearOperator):
                                                 self.source_distance, self.detector_distance)
         return volume, projection
 
+    def link(self):
+        """ASTRA objects for this geometry: zeroed float32 image and sinogram buffers linked to ASTRA data, and
+        the projector (None for 'cuda', whose algorithms need none).
+
+        Returns
+        -------
+        image, sinogram : ndarray
+        ids : dict
+            ``image``, ``sinogram`` (data ids) and ``projector``; free them with :meth:`release`.
+        """
+        astra = _astra()
+        volume, projection = self.geometries()
+        image = np.zeros(self.domain_shape, np.float32)
+        sinogram = np.zeros(self.range_shape, np.float32)
+        ids = dict(image=astra.data2d.link("-vol", volume, image),
+                   sinogram=astra.data2d.link("-sino", projection, sinogram),
+                   projector=None if self.projector == "cuda" else astra.create_projector(self.projector, projection, volume))
+        return image, sinogram, ids
+
+    def algorithm(self, name: str, ids: dict, **config):
+        """Create ASTRA algorithm ``name`` (``_CUDA`` appended for the cuda projector) on the linked data ``ids``."""
+        astra = _astra()
+        settings = astra.astra_dict(name + ("_CUDA" if self.projector == "cuda" else ""))
+        settings.update(ProjectionDataId=ids["sinogram"], **config)
+        if ids["projector"] is not None:
+            settings["ProjectorId"] = ids["projector"]
+        return astra.algorithm.create(settings)
+
+    @staticmethod
+    def release(ids: dict, *algorithms):
+        """Free the ASTRA objects made by :meth:`link` and :meth:`algorithm`."""
+        astra = _astra()
+        if algorithms:
+            astra.algorithm.delete(list(algorithms))
+        astra.data2d.delete([ids["image"], ids["sinogram"]])
+        if ids["projector"] is not None:
+            astra.projector.delete(ids["projector"])
+
     def _objects(self):
         if self._astra_objects is None:
-            astra = _astra()
-            volume, projection = self.geometries()
-            image = np.zeros(self.domain_shape, np.float32)
-            sinogram = np.zeros(self.range_shape, np.float32)
-            image_id = astra.data2d.link("-vol", volume, image)
-            sinogram_id = astra.data2d.link("-sino", projection, sinogram)
-            if self.projector == "cuda":
-                projector_id, forward, backward = None, "FP_CUDA", "BP_CUDA"
-            else:
-                projector_id = astra.create_projector(self.projector, projection, volume)
-                forward, backward = "FP", "BP"
-            algorithms = []
-            for name, key in ((forward, "VolumeDataId"), (backward, "ReconstructionDataId")):
-                config = astra.astra_dict(name)
-                config["ProjectionDataId"], config[key] = sinogram_id, image_id
-                if projector_id is not None:
-                    config["ProjectorId"] = projector_id
-                algorithms.append(astra.algorithm.create(config))
-            self._astra_objects = dict(image=image, sinogram=sinogram, ids=(image_id, sinogram_id),
-                                       projector=projector_id, forward=algorithms[0], backward=algorithms[1])
+            image, sinogram, ids = self.link()
+            forward = self.algorithm("FP", ids, VolumeDataId=ids["image"])
+            backward = self.algorithm("BP", ids, ReconstructionDataId=ids["image"])
+            self._astra_objects = dict(image=image, sinogram=sinogram, ids=ids, forward=forward, backward=backward)
         return self._astra_objects
 
     def __del__(self):
@@ -155,11 +177,7 @@ class Radon(LinearOperator):
         if objects is None:
             return
         try:
-            astra = _astra()
-            astra.algorithm.delete([objects["forward"], objects["backward"]])
-            astra.data2d.delete(list(objects["ids"]))
-            if objects["projector"] is not None:
-                astra.projector.delete(objects["projector"])
+            self.release(objects["ids"], objects["forward"], objects["backward"])
         except Exception:  # interpreter shutdown
             pass
 

@@ -20,24 +20,10 @@ def _as_batch(sinogram, radon: Radon):
     return array.reshape(-1, *radon.range_shape), array.shape[:-2]
 
 
-def _run_astra(radon: Radon, sinograms, algorithm: str, iterations: int = 1, options=None, volume_geometry=None,
-               projection_geometry=None, projector: str | None = None):
+def _run_astra(radon: Radon, sinograms, algorithm: str, iterations: int = 1, options=None):
     astra = _astra()
-    volume, projection = radon.geometries()
-    volume = volume_geometry or volume
-    projection = projection_geometry or projection
-    projector = projector or radon.projector
-    cuda = projector == "cuda"
-    projector_id = None if cuda else astra.create_projector(projector, projection, volume)
-    image = np.zeros(radon.domain_shape, np.float32)
-    sinogram = np.zeros(sinograms.shape[1:], np.float32)
-    image_id = astra.data2d.link("-vol", volume, image)
-    sinogram_id = astra.data2d.link("-sino", projection, sinogram)
-    config = astra.astra_dict(algorithm + ("_CUDA" if cuda else ""))
-    config.update(ReconstructionDataId=image_id, ProjectionDataId=sinogram_id, option=dict(options or {}))
-    if projector_id is not None:
-        config["ProjectorId"] = projector_id
-    algorithm_id = astra.algorithm.create(config)
+    image, sinogram, ids = radon.link()
+    algorithm_id = radon.algorithm(algorithm, ids, ReconstructionDataId=ids["image"], option=dict(options or {}))
     out = np.empty((sinograms.shape[0], *radon.domain_shape), np.float32)
     try:
         for i, item in enumerate(sinograms):
@@ -46,10 +32,7 @@ def _run_astra(radon: Radon, sinograms, algorithm: str, iterations: int = 1, opt
             astra.algorithm.run(algorithm_id, iterations)
             out[i] = image
     finally:
-        astra.algorithm.delete(algorithm_id)
-        astra.data2d.delete([image_id, sinogram_id])
-        if projector_id is not None:
-            astra.projector.delete(projector_id)
+        radon.release(ids, algorithm_id)
     return out
 
 
@@ -83,8 +66,7 @@ def fbp(radon: Radon, sinogram, filter: str = "ram-lak") -> np.ndarray:
     else:
         parallel = parallel_equivalent(radon)
         rebinned = np.stack([rebin_fan_to_parallel(radon, parallel, s) for s in sinograms])
-        projector = "cuda" if radon.projector == "cuda" else "linear"
-        out = _run_astra(parallel, rebinned, "FBP", options=options, projector=projector)
+        out = _run_astra(parallel, rebinned, "FBP", options=options)
     return out.reshape(*batch, *radon.domain_shape)
 
 
