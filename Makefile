@@ -16,13 +16,16 @@ $(BIN)/invscat: pyproject.toml
 
 demo: $(BIN)/invscat
 	mkdir -p results
-	$(BIN)/invscat scatter data/camera.png -o results/camera_scattering.npz --figure results/camera_scattering.png
+	$(BIN)/invscat superres data/camera.png --simulate --factor 4 --method tv -o results/camera_x4_tv.png \
+		--metrics-json results/camera_x4_tv.json --figure results/camera_x4_tv_figure.png
 
 test: $(BIN)/invscat
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/invscat
 	$(BIN)/python benchmarks/scattering_speed.py
+	$(BIN)/python benchmarks/operators_speed.py
+	$(BIN)/python benchmarks/quality.py
 
 clean:
 	rm -rf $(VENV) results

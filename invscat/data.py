@@ -81,3 +81,23 @@ def load_sample(name: str, size: int | None = 256) -> np.ndarray:
     if size is not None:
         image = _square(image, size)
     return _normalise(image)
+
+
+# Disjoint image sets: defaults and learned estimators are fitted on TRAINING_IMAGES only; benchmarks and
+# stated quality figures use TEST_IMAGES.
+TRAINING_IMAGES = ("astronaut", "coffee", "chelsea", "coins", "moon", "page", "rocket", "retina", "clock", "text")
+TEST_IMAGES = ("camera", "shepp_logan", "brick", "grass", "gravel")
+
+
+def training_set(shape, count: int | None = None, phantoms: int = 0, seed: int = 0) -> np.ndarray:
+    """Training images at ``shape``: the first ``count`` of ``TRAINING_IMAGES`` (all by default), plus
+    ``phantoms`` seeded random ellipse / polygon phantoms (for tomography), as float32 (K, M, N) in [0, 1]."""
+    M, N = (int(s) for s in shape)
+    side = max(M, N)
+    crop = lambda image: image[(side - M) // 2:(side - M) // 2 + M, (side - N) // 2:(side - N) // 2 + N]
+    names = TRAINING_IMAGES[:count] if count is not None else TRAINING_IMAGES
+    images = [crop(load_sample(name, side)) for name in names]
+    for k in range(phantoms):
+        make = random_ellipses if k % 2 == 0 else random_polygons
+        images.append(crop(make(side, seed=seed + k)))
+    return np.stack(images).astype(np.float32)

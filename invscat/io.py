@@ -60,14 +60,14 @@ def load_image(path, *, allow_rgb: bool = True) -> np.ndarray:
     array = np.asarray(array)
     if array.dtype.kind not in "biuf":
         raise InvscatError(f"{path}: expected a numeric array, got dtype {array.dtype}.")
+    if array.size == 0:
+        raise InvscatError(f"{path}: the file holds no pixels (an empty or corrupt image).")
     if array.ndim == 3 and array.shape[-1] == 4 and suffix != ".npy":
         array = array[..., :3]  # drop the alpha channel of RGBA images
     is_rgb = array.ndim == 3 and array.shape[-1] == 3
     if array.ndim != 2 and not (allow_rgb and is_rgb):
         expected = "(M, N) or (M, N, 3)" if allow_rgb else "(M, N)"
         raise InvscatError(f"{path}: expected a 2-D image of shape {expected}, got shape {array.shape}.")
-    if array.size == 0:
-        raise InvscatError(f"{path}: the image has no pixels.")
     if array.dtype.kind in "iu" and suffix != ".npy":
         array = array / np.iinfo(array.dtype).max
     elif array.dtype == bool:
@@ -114,7 +114,8 @@ def save_image(path, image: np.ndarray) -> None:
                 np.save(f, image)
         elif suffix in (".tif", ".tiff"):
             import tifffile
-            tifffile.imwrite(tmp, image)
+            colour = image.ndim == 3 and image.shape[-1] == 3
+            tifffile.imwrite(tmp, image, photometric="rgb" if colour else "minisblack")
         else:
             from skimage import io as skio
             skio.imsave(tmp, (np.clip(image, 0, 1) * 255).round().astype(np.uint8), check_contrast=False)

@@ -1,0 +1,139 @@
+"""`invscat superres` and `invscat tomo`: outputs, metrics and figures; one sentence, exit 2 and no output for
+bad input."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from invscat import data
+from test_cli import assert_one_sentence_error, run
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(scope="module")
+def small_png(tmp_path_factory):
+    from invscat.io import save_image
+    path = tmp_path_factory.mktemp("images") / "phantom.png"
+    save_image(path, data.shepp_logan(64))
+    return path
+
+
+def test_superres_simulate_writes_image_metrics_and_figure(tmp_path, small_png):
+    out, metrics, figure = tmp_path / "sr.npy", tmp_path / "m.json", tmp_path / "f.png"
+    result = run("superres", small_png, "-o", out, "--simulate", "--factor", 2, "--method", "tv", "--iters", 50,
+                 "--metrics-json", metrics, "--figure", figure, "--quiet")
+    assert result.exit_code == 0, result.output
+    image = np.load(out)
+    assert image.shape == (64, 64) and image.dtype == np.float32
+    numbers = json.loads(metrics.read_text())
+    assert {"method", "psnr", "ssim", "time_s", "iterations"} <= set(numbers)
+    assert numbers["psnr"] > 20 and numbers["iterations"] == 50
+    assert figure.stat().st_size > 1000
+    assert result.stdout == ""  # --quiet
+
+
+def test_superres_colour_measurement_with_reference(tmp_path):
+    from invscat.io import save_image
+    rgb = np.stack([data.shepp_logan(64), data.random_ellipses(64), data.random_polygons(64)], axis=-1)
+    save_image(tmp_path / "truth.tif", rgb)
+    low = np.moveaxis(np.stack([rgb[..., c].reshape(32, 2, 32, 2).mean(axis=(1, 3)) for c in range(3)]), 0, -1)
+    save_image(tmp_path / "low.tif", low)
+    out, metrics = tmp_path / "high.tif", tmp_path / "m.json"
+    result = run("superres", tmp_path / "low.tif", "-o", out, "--factor", 2, "--method", "bicubic",
+                 "--reference", tmp_path / "truth.tif", "--metrics-json", metrics)
+    assert result.exit_code == 0, result.output
+    import tifffile
+    assert tifffile.imread(out).shape == (64, 64, 3)
+    assert json.loads(metrics.read_text())["psnr"] > 20
+    assert "PSNR" in result.stdout
+
+
+def test_tomo_simulate_and_measured_sinogram(tmp_path, small_png):
+    out, metrics = tmp_path / "ct.npy", tmp_path / "m.json"
+    result = run("tomo", small_png, "-o", out, "--simulate", "--views", 20, "--method", "fbp",
+                 "--metrics-json", metrics)
+    assert result.exit_code == 0, result.output
+    assert np.load(out).shape == (64, 64) and json.loads(metrics.read_text())["views"] == 20
+    from invscat import reconstruct as R
+    _, sinogram = R.simulate_tomo(data.shepp_logan(64), 24, arc_degrees=120)
+    np.save(tmp_path / "sino.npy", sinogram)
+    result = run("tomo", tmp_path / "sino.npy", "-o", tmp_path / "rec.png", "--arc", 120, "--method", "sirt",
+                 "--iters", 20, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "rec.png").exists()
+
+
+def test_tomo_fan_beam(tmp_path, small_png):
+    out = tmp_path / "fan.npy"
+    result = run("tomo", small_png, "-o", out, "--simulate", "--geometry", "fan", "--views", 40, "--method", "tv",
+                 "--iters", 20, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert np.load(out).shape == (64, 64)
+
+
+@pytest.mark.parametrize("command, args, words", [
+    ("superres", ("--factor", 0), "factor"),
+    ("superres", ("--factor", -2), "factor"),
+    ("superres", ("--method", "magic"), "unknown method"),
+    ("superres", ("--noise", -0.1), "noise"),
+    ("superres", ("--iters", -3), "iterations"),
+    ("superres", ("--lam", -1), "weight"),
+    ("superres", ("--factor", 16), "too small"),
+    ("tomo", ("--views", 0), "views"),
+    ("tomo", ("--arc", -90), "arc"),
+    ("tomo", ("--method", "art"), "unknown method"),
+    ("tomo", ("--detectors", 0), "detectors"),
+])
+def test_bad_parameters(tmp_path, small_png, command, args, words):
+    out = tmp_path / "out.png"
+    result = run(command, small_png, "-o", out, "--simulate", *args)
+    assert_one_sentence_error(result, out)
+    assert words in result.stderr
+
+
+@pytest.mark.parametrize("command", ["superres", "tomo"])
+@pytest.mark.parametrize("name, content, words", [
+    ("missing.npy", None, "no such file"),
+    ("empty.npy", b"", "empty"),
+    ("corrupt.tif", b"II*\x00 garbage", "no pixels"),
+    ("notes.txt", b"hello", "unsupported file type"),
+    ("line.npy", np.ones(64, np.float32), "2-D"),
+    ("cube.npy", np.ones((2, 2, 64, 64), np.float32), "2-D"),
+    ("nan.npy", np.full((64, 64), np.nan, np.float32), "NaN"),
+    ("text.npy", np.array([["a"] * 64] * 64), "numeric"),
+])
+def test_bad_files(tmp_path, command, name, content, words):
+    source = tmp_path / name
+    if content is not None:
+        source.write_bytes(content) if isinstance(content, bytes) else np.save(source, content)
+    out = tmp_path / "out.png"
+    result = run(command, source, "-o", out)
+    assert_one_sentence_error(result, out)
+    assert words in result.stderr
+
+
+def test_mismatches_and_missing_cuda(tmp_path, small_png):
+    import torch
+    out = tmp_path / "out.png"
+    result = run("superres", small_png, "-o", out, "--reference", small_png)  # 64x64 -> 256x256 vs 64x64
+    assert_one_sentence_error(result, out)
+    assert "shape" in result.stderr
+    np.save(tmp_path / "sino.npy", np.ones((30, 93), np.float32))
+    result = run("tomo", tmp_path / "sino.npy", "-o", out, "--views", 40)
+    assert_one_sentence_error(result, out)
+    assert "views" in result.stderr
+    result = run("superres", small_png, "-o", tmp_path / "out.bmp")
+    assert_one_sentence_error(result, tmp_path / "out.bmp")
+    if not torch.cuda.is_available():
+        result = run("tomo", small_png, "-o", out, "--simulate", "--device", "cuda")
+        assert_one_sentence_error(result, out)
+        assert "CUDA" in result.stderr
+
+
+def test_no_partial_outputs_when_the_figure_folder_is_missing(tmp_path, small_png):
+    out = tmp_path / "out.png"
+    result = run("superres", small_png, "-o", out, "--simulate", "--factor", 2, "--figure", tmp_path / "no" / "f.png")
+    assert_one_sentence_error(result, out)

@@ -1,0 +1,137 @@
+"""Solvers: agreement with closed forms and with each other, the common result type, and reconstructions that
+beat their baselines by the stated margins."""
+
+import numpy as np
+import pytest
+import torch
+
+from invscat import data, metrics
+from invscat import reconstruct as R
+from invscat.estimators import LearnedFBP, LinearSuperResolution
+from invscat.operators import Downsample, Identity
+from invscat.regularizers import Tikhonov, TotalVariation, WaveletL1
+from invscat.solvers import cg_tikhonov, fbp, fista, minimize, pdhg_tv, variational
+
+
+def test_cg_tikhonov_matches_the_dense_solution():
+    A = Downsample((16, 16), 2)
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((8, 8)).astype(np.float32)
+    lam = 0.1
+    matrix = A(np.eye(256, dtype=np.float32).reshape(256, 16, 16)).reshape(256, 64).T.astype(np.float64)
+    G = Tikhonov("gradient").normal(torch.eye(256, dtype=torch.float64).reshape(256, 16, 16)).reshape(256, 256).numpy()
+    exact = np.linalg.solve(matrix.T @ matrix + lam * G, matrix.T @ y.ravel()).reshape(16, 16)
+    result = cg_tikhonov(A, y, lam, iters=500, tol=1e-7)
+    assert np.abs(result.image - exact).max() < 1e-3 * np.abs(exact).max()
+    assert result.converged and isinstance(result.image, np.ndarray)
+
+
+def test_pdhg_denoising_agrees_with_the_tv_prox():
+    x = torch.from_numpy(data.shepp_logan(32)).double()
+    y = x + 0.1 * torch.randn(32, 32, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    result = pdhg_tv(Identity((32, 32)), y, 0.1, iters=2000, tol=0, balance=1.0)
+    prox = TotalVariation().prox(y, 0.1, iters=2000)
+    assert torch.abs(result.image - prox).max() < 2e-3
+    assert result.objective[-1] <= result.objective[0]
+
+
+def test_fista_with_identity_is_one_prox_step():
+    W = WaveletL1("db2", levels=2, shifts=1)
+    y = torch.randn(32, 32, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    result = fista(Identity((32, 32)), y, W, 0.3, iters=5, tol=0)
+    assert torch.allclose(result.image, W.prox(y, 0.3), atol=1e-6)
+
+
+def test_minimize_finds_the_minimum_of_a_quadratic():
+    target = torch.linspace(-1, 1, 20, dtype=torch.float64)
+    for method, iters in (("lbfgs", 20), ("adam", 600)):
+        result = minimize(lambda x: torch.sum((x - target) ** 2), torch.zeros(20, dtype=torch.float64),
+                          method=method, iters=iters, lr=None if method == "lbfgs" else 0.05)
+        assert torch.abs(result.image - target).max() < 1e-3, method
+    result = minimize(lambda x: torch.sum((x - target) ** 2), torch.zeros(20, dtype=torch.float64), method="adam",
+                      iters=600, lr=0.05, nonnegative=True)
+    assert torch.allclose(result.image, target.clamp_min(0), atol=1e-3)
+
+
+def test_result_records_history_stops_on_callback_and_tolerance():
+    x = data.shepp_logan(32)
+    A = Downsample(x.shape, 2)
+    y = A(x)
+    seen = []
+    result = pdhg_tv(A, y, 1e-3, iters=50, tol=0, reference=x,
+                     callback=lambda k, image, info: seen.append(info) or k == 7)
+    assert result.iterations == 7 and len(result.objective) == len(result.residual) == len(result.psnr) == 7
+    assert set(seen[0]) == {"objective", "residual", "psnr"} and result.time_s > 0
+    converged = cg_tikhonov(A, y, 1e-2, iters=1000, tol=1e-4)
+    assert converged.converged and converged.iterations < 1000
+
+
+def test_variational_smooth_tv_gets_close_to_pdhg():
+    x = data.shepp_logan(32)
+    A = Downsample(x.shape, 2)
+    y = A(x)
+    exact = pdhg_tv(A, y, 1e-3, iters=500, tol=0).image
+    smooth = variational(A, y, TotalVariation(eps=1e-4), 1e-3, method="lbfgs", iters=300).image
+    assert metrics.psnr(smooth, exact) > 30
+
+
+def test_linear_superresolution_learns_an_exactly_linear_map():
+    rng = np.random.default_rng(0)
+    low = rng.random((6, 12, 12))
+    high = np.kron(low, np.ones((3, 3))) * 0.5 + 0.25  # affine, one phase at a time
+    estimator = LinearSuperResolution(3, radius=1, ridge=0).fit(low, high)
+    test = rng.random((12, 12))
+    assert np.abs(estimator.predict(test) - (np.kron(test, np.ones((3, 3))) * 0.5 + 0.25)).max() < 1e-6
+
+
+def test_learned_fbp_beats_ramp_fbp_on_held_out_phantoms():
+    train = np.stack([data.random_ellipses(64, seed=k) for k in range(6)])
+    test = np.stack([data.random_ellipses(64, seed=100 + k) for k in range(3)])
+    A, _ = R.simulate_tomo(test[0], 30)
+    noisy = lambda images, seed: np.stack([R.simulate_tomo(x, 30, seed=seed + k)[1] for k, x in enumerate(images)])
+    estimator = LearnedFBP(A).fit(noisy(train, 0), train)
+    learned = np.mean([metrics.psnr(estimator.predict(s), x) for s, x in zip(noisy(test, 50), test)])
+    ramp = np.mean([metrics.psnr(fbp(A, s, "ram-lak"), x) for s, x in zip(noisy(test, 50), test)])
+    assert learned > ramp + 1.0
+
+
+def test_tv_superresolution_beats_bicubic_by_1db():
+    x = data.shepp_logan(128)
+    A, y = R.simulate_superres(x, 4)
+    tv = metrics.psnr(R.superres(y, 4, "tv").image, x)
+    bicubic = metrics.psnr(R.superres(y, 4, "bicubic").image, x)
+    assert tv > bicubic + 1.0
+
+
+def test_tv_sparse_view_ct_beats_fbp_by_3db():
+    x = data.shepp_logan(96)
+    A, y = R.simulate_tomo(x, 30)
+    tv = metrics.psnr(R.tomo(y, A, "tv").image, x)
+    assert tv > metrics.psnr(R.tomo(y, A, "fbp").image, x) + 3.0
+
+
+@pytest.mark.parametrize("method", R.SUPERRES_METHODS)
+def test_every_superres_method_runs_on_colour_batches(method):
+    x = np.stack([data.shepp_logan(32)] * 3)
+    _, y = R.simulate_superres(x, 2)
+    result = R.superres(y, 2, method, iters=5)
+    assert result.image.shape == (3, 32, 32) and np.isfinite(result.image).all()
+
+
+@pytest.mark.parametrize("method", R.TOMO_METHODS)
+def test_every_tomo_method_runs(method):
+    x = data.shepp_logan(32)
+    A, y = R.simulate_tomo(x, 12)
+    result = R.tomo(y, A, method, iters=5)
+    assert result.image.shape == (32, 32) and np.isfinite(result.image).all()
+
+
+def test_bad_parameters_are_one_sentence():
+    with pytest.raises(ValueError, match="unknown method"):
+        R.superres(np.zeros((8, 8)), 2, "magic")
+    with pytest.raises(ValueError, match="iterations"):
+        R.superres(np.zeros((8, 8)), 2, "tv", iters=0)
+    with pytest.raises(ValueError, match="weight"):
+        R.superres(np.zeros((8, 8)), 2, "tv", lam=-1)
+    with pytest.raises(ValueError, match="NaN"):
+        pdhg_tv(Identity((4, 4)), np.full((4, 4), np.nan), 0.1)
