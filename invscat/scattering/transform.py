@@ -41,6 +41,29 @@ def _alias_blocks(psi: np.ndarray, k: int):
     return blocks[kept] / k**2, offsets, per_filter
 
 
+# With more than this many alias blocks, or blocks of at most _SMALL_BLOCK frequencies, one batched product over
+# all blocks beats looping over them (measured on CPU: 8x at 64x64 J=6, 1.15x at 256x256 J=4).
+_LOOP_BLOCKS = 16
+_SMALL_BLOCK = 256
+
+
+def _batched(nb: int, Mk: int, Nk: int) -> bool:
+    return nb > _LOOP_BLOCKS or Mk * Nk <= _SMALL_BLOCK
+
+
+def _block_index(offsets, Mk: int, Nk: int, k_cols: int) -> list:
+    """Positions in the row-major k x k grid of blocks of the blocks starting at ``offsets``."""
+    return [(r // Mk) * k_cols + c // Nk for r, c in offsets]
+
+
+def _blocks_of(x: torch.Tensor, index: list, Mk: int, Nk: int) -> torch.Tensor:
+    """(C, M, N, 2) real view of spectra -> (2C, len(index), Mk * Nk): the listed Mk x Nk blocks, flattened."""
+    C, M, N, _ = x.shape
+    k_rows, k_cols = M // Mk, N // Nk
+    grid = x.reshape(C, k_rows, Mk, k_cols, Nk, 2).permute(0, 5, 1, 3, 2, 4).reshape(2 * C, k_rows * k_cols, Mk * Nk)
+    return grid[:, index]
+
+
 class _AliasedFilter(torch.autograd.Function):
     r"""Filter spectra by L real filters and subsample by k: :math:`\hat y_l = \frac1{k^2}\sum_b \hat x_b \hat\psi_{l,b}`.
 
@@ -54,8 +77,14 @@ class _AliasedFilter(torch.autograd.Function):
         ctx.save_for_backward(blocks)
         ctx.offsets, ctx.per_filter, ctx.shape = offsets, per_filter, spectrum.shape
         C = spectrum.shape[0]
-        _, L, Mk, Nk = blocks.shape
+        nb, L, Mk, Nk = blocks.shape
         x = torch.view_as_real(spectrum)
+        if _batched(nb, Mk, Nk):
+            # many small blocks (a large subsampling factor): one batched product over all of them, for each
+            # frequency, y[c, l, p] = sum_b x[c, b, p] psi[b, l, p]
+            xb = _blocks_of(x, _block_index(offsets, Mk, Nk, x.shape[2] // Nk), Mk, Nk)
+            out = torch.einsum("cbp,blp->clp", xb, blocks.reshape(nb, L, Mk * Nk))
+            return torch.view_as_complex(out.reshape(C, 2, L, Mk, Nk).permute(0, 2, 3, 4, 1).contiguous())
         filters = blocks[..., None]
         out = torch.empty(C, L, Mk, Nk, 2, dtype=x.dtype, device=x.device)
         chunk = max(1, _CHUNK_BYTES // (L * Mk * Nk * 2 * x.element_size()))
@@ -72,8 +101,17 @@ class _AliasedFilter(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         (blocks,) = ctx.saved_tensors
-        _, L, Mk, Nk = blocks.shape
+        nb, L, Mk, Nk = blocks.shape
         g = torch.view_as_real(grad_out)
+        if _batched(nb, Mk, Nk):
+            C, M, N = ctx.shape
+            k_rows, k_cols = M // Mk, N // Nk
+            gl = g.permute(0, 4, 1, 2, 3).reshape(2 * C, L, Mk * Nk)
+            gb = torch.einsum("clp,blp->cbp", gl, blocks.reshape(nb, L, Mk * Nk))
+            full = g.new_zeros(2 * C, k_rows * k_cols, Mk * Nk)
+            full[:, _block_index(ctx.offsets, Mk, Nk, k_cols)] = gb
+            full = full.reshape(C, 2, k_rows, k_cols, Mk, Nk).permute(0, 2, 4, 3, 5, 1).reshape(C, M, N, 2)
+            return torch.view_as_complex(full.contiguous()), None, None, None
         grad = torch.zeros(*ctx.shape, 2, dtype=g.dtype, device=g.device)
         filters = blocks[..., None]
         for l, kept in enumerate(ctx.per_filter):
