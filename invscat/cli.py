@@ -373,7 +373,8 @@ def invert(
         target, image = torch.from_numpy(saved["coefficients"].astype(np.float32)), None
     else:
         image = load_image(input, allow_rgb=False)
-        transform = Scattering2D(J or 4, image.shape, L=L or 8, max_order=order or 2,
+        transform = Scattering2D(4 if J is None else J, image.shape, L=8 if L is None else L,
+                                 max_order=2 if order is None else order,
                                  padding=(padding or Padding.periodic).value).to(torch_device)
         with torch.no_grad():
             target = transform(torch.from_numpy(image).to(torch_device))
@@ -402,9 +403,9 @@ def synth(
     J: int = typer.Option(4, "--J", help="Number of scales."),
     L: int = typer.Option(8, "--L", help="Number of angles."),
     padding: Padding = typer.Option(Padding.periodic, help="Boundary handling."),
-    iters: int = typer.Option(300, help="Iterations."),
+    iters: int = typer.Option(500, help="Iterations."),
     count: int = typer.Option(1, help="Number of samples."),
-    method: Method = typer.Option(Method.lbfgs, help="Optimiser."),
+    method: Method = typer.Option(Method.adam, help="Optimiser."),
     metrics_json: Optional[Path] = typer.Option(None, "--metrics-json", help="Write metrics (JSON)."),
     figure: Optional[Path] = typer.Option(None, help="Write a side-by-side PNG."),
     device: Device = typer.Option(Device.auto, help="Where to compute."),

@@ -15,6 +15,12 @@ from invscat.solvers.gradient import minimize
 from invscat.solvers.result import SolverResult
 
 
+# Synthesis starts from white noise with the example's mean and INIT_STD times its standard deviation: less
+# high-frequency power to remove than a full-variance start (measured: the top-octave power excess of a
+# synthesised Gaussian field fell from 2.0x to 1.6x of the example's).
+INIT_STD = 0.1
+
+
 def _start(shape, mean: float, std: float, seed: int, count: int, device, dtype) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     noise = torch.randn(count, *shape, generator=generator, dtype=torch.float64)
@@ -41,7 +47,7 @@ def _solve(transform: Scattering2D, target: torch.Tensor, reduce, x0, *, method:
     return result
 
 
-def invert(coefficients, transform: Scattering2D, *, x0=None, method: str = "lbfgs", iters: int = 500,
+def invert(coefficients, transform: Scattering2D, *, x0=None, method: str = "adam", iters: int = 500,
            tol: float = 1e-9, seed: int = 0, progress: bool = False, callback=None) -> SolverResult:
     """Reconstruct an image from its scattering coefficients.
 
@@ -53,8 +59,10 @@ def invert(coefficients, transform: Scattering2D, *, x0=None, method: str = "lbf
         The transform that produced them (its device is where the descent runs).
     x0 : array_like, optional
         Starting image; default white noise with the mean of the order-0 coefficients.
-    method : {'lbfgs', 'adam'}
-        Optimiser.
+    method : {'adam', 'lbfgs'}
+        Optimiser. Adam (step 0.01) is the default: the scattering loss is badly scaled (nearly flat along the
+        gradient over steps of 10 and more from a noise start) and torch's L-BFGS with a strong-Wolfe line
+        search stalls on it, where Adam's per-pixel normalised steps keep descending.
     iters : int
         Maximum iterations.
     tol : float
@@ -92,7 +100,7 @@ def averaged_moments(transform: Scattering2D, x: torch.Tensor) -> torch.Tensor:
 
 
 def synthesize(texture, size: int | None = None, *, J: int = 4, L: int = 8, padding: str = "periodic",
-               count: int = 1, method: str = "lbfgs", iters: int = 300, tol: float = 1e-9, seed: int = 0,
+               count: int = 1, method: str = "adam", iters: int = 500, tol: float = 1e-9, seed: int = 0,
                device=None, progress: bool = False, callback=None) -> SolverResult:
     """Synthesise textures whose averaged scattering moments (orders 0-2) match those of ``texture``.
 
@@ -126,7 +134,7 @@ def synthesize(texture, size: int | None = None, *, J: int = 4, L: int = 8, padd
     source = Scattering2D(J, example.shape, L=L, padding=padding).to(device)
     target = averaged_moments(source, torch.from_numpy(example).to(device))
     transform = source if shape == example.shape else Scattering2D(J, shape, L=L, padding=padding).to(device)
-    start = _start(shape, float(example.mean()), float(example.std()), seed, count, device, torch.float32)
+    start = _start(shape, float(example.mean()), INIT_STD * float(example.std()), seed, count, device, torch.float32)
     # every sample matches the same moments: the batch objective is the sum over samples
     result = _solve(transform, target.expand(count, -1), lambda s: s.mean(dim=(-2, -1)), start, method=method,
                     iters=iters, tol=tol, progress=progress, callback=callback, name=f"synth-{method}")
