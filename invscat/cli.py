@@ -173,6 +173,17 @@ def _load_reference(path: Optional[Path], shape, allow_rgb: bool):
     return reference
 
 
+# Options shared by the reconstruction commands (one definition, one help text).
+REFERENCE_OPTION = typer.Option(None, help="Ground-truth image for the metrics.")
+METRICS_OPTION = typer.Option(None, "--metrics-json", help="Write metrics (JSON).")
+FIGURE_OPTION = typer.Option(None, help="Write a side-by-side PNG.")
+SOLVER_DEVICE_OPTION = typer.Option(Device.auto, help="Where the iterative solvers run.")
+ITERS_OPTION = typer.Option(None, help="Solver iterations (default per method).")
+LAM_OPTION = typer.Option(None, help="Regularisation weight, relative to ||A||^2 (default per method).")
+SEED_OPTION = typer.Option(0, help="Seed of the simulated noise.")
+QUIET_OPTION = typer.Option(False, "--quiet", help="No progress bar or summary.")
+
+
 @command
 def superres(
     input: Path = typer.Argument(..., help="Low-resolution image (or, with --simulate, the ground truth)."),
@@ -183,14 +194,14 @@ def superres(
                                   "factor/2), decimate, add noise, then reconstruct and score against it."),
     noise: float = typer.Option(0.01, help="Noise level relative to the range: added with --simulate, assumed "
                                 "by the linear estimator."),
-    reference: Optional[Path] = typer.Option(None, help="Ground-truth image for the metrics."),
-    metrics_json: Optional[Path] = typer.Option(None, "--metrics-json", help="Write metrics (JSON)."),
-    figure: Optional[Path] = typer.Option(None, help="Write a side-by-side PNG."),
-    device: Device = typer.Option(Device.auto, help="Where the iterative solvers run."),
-    iters: Optional[int] = typer.Option(None, help="Solver iterations (default per method)."),
-    lam: Optional[float] = typer.Option(None, help="Regularisation weight, relative to ||A||^2 (default per method)."),
-    seed: int = typer.Option(0, help="Seed of the simulated noise."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary."),
+    reference: Optional[Path] = REFERENCE_OPTION,
+    metrics_json: Optional[Path] = METRICS_OPTION,
+    figure: Optional[Path] = FIGURE_OPTION,
+    device: Device = SOLVER_DEVICE_OPTION,
+    iters: Optional[int] = ITERS_OPTION,
+    lam: Optional[float] = LAM_OPTION,
+    seed: int = SEED_OPTION,
+    quiet: bool = QUIET_OPTION,
 ):
     """Super-resolve an image: bicubic, the best linear estimator, Tikhonov, TV or wavelet l1."""
     from invscat import reconstruct as R
@@ -253,14 +264,14 @@ def tomo(
     simulate: bool = typer.Option(False, "--simulate", help="INPUT is the ground truth: project, add noise, "
                                   "reconstruct and score against it."),
     noise: float = typer.Option(0.01, help="Noise level relative to the sinogram's range (see superres)."),
-    reference: Optional[Path] = typer.Option(None, help="Ground-truth image for the metrics."),
-    metrics_json: Optional[Path] = typer.Option(None, "--metrics-json", help="Write metrics (JSON)."),
-    figure: Optional[Path] = typer.Option(None, help="Write a side-by-side PNG."),
-    device: Device = typer.Option(Device.auto, help="Where the iterative solvers run."),
-    iters: Optional[int] = typer.Option(None, help="Solver iterations (default per method)."),
-    lam: Optional[float] = typer.Option(None, help="Regularisation weight, relative to ||A||^2 (default per method)."),
-    seed: int = typer.Option(0, help="Seed of the simulated noise."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary."),
+    reference: Optional[Path] = REFERENCE_OPTION,
+    metrics_json: Optional[Path] = METRICS_OPTION,
+    figure: Optional[Path] = FIGURE_OPTION,
+    device: Device = SOLVER_DEVICE_OPTION,
+    iters: Optional[int] = ITERS_OPTION,
+    lam: Optional[float] = LAM_OPTION,
+    seed: int = SEED_OPTION,
+    quiet: bool = QUIET_OPTION,
 ):
     """Reconstruct a CT image (sparse-view, limited-angle; parallel or fan beam): FBP, SIRT, CGLS, a learned
     FBP filter, Tikhonov, TV or wavelet l1."""
