@@ -30,9 +30,9 @@ def gaussian_field(size: int, seed: int = 0) -> np.ndarray:
 
 
 def octave_power(image: np.ndarray) -> np.ndarray:
-    """Mean radial power in the octaves [1, 2), [2, 4), ... of radial frequency (cycles per image)."""
+    """Mean radial power in the octaves [1, 2), [2, 4), ..., [N/4, N/2) of radial frequency (cycles per image)."""
     power = radial_power_spectrum(image)
-    return np.array([power[2 ** k:min(2 ** (k + 1), len(power))].mean() for k in range(int(np.log2(len(power) - 1)) + 1)])
+    return np.array([power[2 ** k:2 ** (k + 1)].mean() for k in range(int(np.log2(len(power) - 1)))])
 
 
 def main():
