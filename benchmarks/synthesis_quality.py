@@ -5,7 +5,7 @@ gravel, synthesise one sample (white-noise start, Adam) matching the averaged sc
 periodic) and report the relative moment error and, per octave of radial frequency, the ratio of the sample's
 radially averaged power to the example's (the target is 0.8-1.2 in every octave).
 
-    python benchmarks/synthesis_quality.py [--size 64] [--J 4] [--iters 500]
+    python benchmarks/synthesis_quality.py [--size 64] [--J 6] [--iters 1000]
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def octave_power(image: np.ndarray) -> np.ndarray:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--J", type=int, default=4)
-    parser.add_argument("--iters", type=int, default=500)
+    parser.add_argument("--J", type=int, default=6, help="default 6: 2^J = the default size")
+    parser.add_argument("--iters", type=int, default=1000)
     args = parser.parse_args()
     examples = {"gaussian field": gaussian_field(args.size)}
     examples.update({name: data.load_sample(name, args.size) for name in ("brick", "grass", "gravel")})

@@ -96,3 +96,16 @@ def test_cli_bad_coefficient_files(tmp_path):
     result = run("invert", tmp_path / "broken.npz", "-o", out)
     assert_one_sentence_error(result, out)
     assert "not a readable" in result.stderr
+
+
+def test_synthesised_gaussian_field_has_the_power_of_every_octave_within_20_percent():
+    # with 2^J = N the coarsest wavelet reaches the lowest octave (benchmarks/synthesis_quality.py, 64x64 J=6)
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from synthesis_quality import gaussian_field, octave_power
+
+    field = gaussian_field(32, seed=3)
+    sample = synthesize(field, J=5, iters=400).image[0].numpy()
+    ratio = octave_power(sample) / octave_power(field)
+    assert np.all(np.abs(ratio - 1) <= 0.2), ratio
