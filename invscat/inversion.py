@@ -27,6 +27,12 @@ def _start(shape, mean: float, std: float, seed: int, count: int, device, dtype)
     return (mean + std * noise).to(device=device, dtype=dtype)
 
 
+# Adam's step for inversion and synthesis, decayed to 0 by a cosine over the iterations. Measured on 64x64, J=6,
+# 1000 iterations: a step of 0.1 recovered a sinusoid to 35.3 dB and an edge to 25.0 dB (30.8 dB with 2000),
+# where 0.01 gave 34.2 and 18.4 dB and 0.003 gave 12.2 and 14.2 dB; 0.3 was worse again (20.9 dB on the edge).
+ADAM_STEP = 0.1
+
+
 def _solve(transform: Scattering2D, target: torch.Tensor, reduce, x0, *, method: str, iters: int, tol: float,
            progress: bool, callback, name: str) -> SolverResult:
     """Minimise ||reduce(S x) - target||^2 / ||target||^2 and record the relative coefficient error."""
@@ -41,8 +47,9 @@ def _solve(transform: Scattering2D, target: torch.Tensor, reduce, x0, *, method:
     def relative_error(x):
         return torch.sqrt(objective(x) / weight).item()
 
+    options = {"lr": ADAM_STEP, "schedule": "cosine"} if method == "adam" else {}
     result = minimize(objective, x0, method=method, iters=iters, tol=tol, residual=relative_error, progress=progress,
-                      callback=callback, name=name)
+                      callback=callback, name=name, **options)
     result.image = result.image.detach()
     return result
 
@@ -60,7 +67,7 @@ def invert(coefficients, transform: Scattering2D, *, x0=None, method: str = "ada
     x0 : array_like, optional
         Starting image; default white noise with the mean of the order-0 coefficients.
     method : {'adam', 'lbfgs'}
-        Optimiser. Adam (step 0.01) is the default: the scattering loss is badly scaled (nearly flat along the
+        Optimiser. Adam (step ``ADAM_STEP`` with a cosine decay) is the default: the scattering loss is badly scaled (nearly flat along the
         gradient over steps of 10 and more from a noise start) and torch's L-BFGS with a strong-Wolfe line
         search stalls on it, where Adam's per-pixel normalised steps keep descending.
     iters : int

@@ -12,7 +12,7 @@ GRADIENT_METHODS = ("lbfgs", "adam")
 
 
 def minimize(objective: Callable[[torch.Tensor], torch.Tensor], x0, *, method: str = "lbfgs", iters: int = 100,
-             lr: float | None = None, nonnegative: bool = False, tol: float = 1e-6,
+             lr: float | None = None, schedule: str | None = None, nonnegative: bool = False, tol: float = 1e-6,
              residual: Callable[[torch.Tensor], float] | None = None, reference=None, callback=None,
              progress: bool = False, name: str | None = None) -> SolverResult:
     """Minimise a differentiable scalar ``objective(x)`` from ``x0`` with L-BFGS or Adam.
@@ -29,6 +29,8 @@ def minimize(objective: Callable[[torch.Tensor], torch.Tensor], x0, *, method: s
         Maximum iterations.
     lr : float, optional
         Step size: 1 for L-BFGS, 0.01 for Adam by default.
+    schedule : {None, 'cosine'}
+        Adam only: 'cosine' decays the step from ``lr`` to 0 over ``iters`` (Loshchilov & Hutter 2017).
     nonnegative : bool
         Project onto x >= 0 after every step (Adam only; L-BFGS raises).
     tol : float
@@ -44,6 +46,8 @@ def minimize(objective: Callable[[torch.Tensor], torch.Tensor], x0, *, method: s
     """
     if method not in GRADIENT_METHODS:
         raise ValueError(f"unknown gradient method {method!r}; expected one of {', '.join(GRADIENT_METHODS)}.")
+    if schedule not in (None, "cosine"):
+        raise ValueError(f"unknown step schedule {schedule!r}; expected None or 'cosine'.")
     if nonnegative and method == "lbfgs":
         raise ValueError("L-BFGS here is unconstrained; use method='adam' for a non-negativity constraint.")
     start, as_numpy = as_tensor(x0)
@@ -55,6 +59,8 @@ def minimize(objective: Callable[[torch.Tensor], torch.Tensor], x0, *, method: s
                                       tolerance_grad=0.0, tolerance_change=0.0)
     else:
         optimizer = torch.optim.Adam([x], lr=lr or 0.01)
+    decay = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(iters, 1))
+             if schedule == "cosine" and method == "adam" else None)
 
     def closure():
         optimizer.zero_grad(set_to_none=True)
@@ -64,6 +70,8 @@ def minimize(objective: Callable[[torch.Tensor], torch.Tensor], x0, *, method: s
 
     for _ in range(monitor.iters):
         value = optimizer.step(closure)
+        if decay is not None:
+            decay.step()
         if nonnegative:
             with torch.no_grad():
                 x.clamp_(min=0)
