@@ -329,6 +329,8 @@ class Method(str, Enum):
 
 def _load_coefficients(path: Path) -> dict:
     """A coefficient file written by ``invscat scatter``, checked."""
+    if not path.is_file():
+        raise InvscatError(f"{path}: no such file.")
     try:
         with np.load(path, allow_pickle=False) as saved:
             fields = {key: saved[key] for key in saved.files}
@@ -371,7 +373,7 @@ def invert(
         raise InvscatError(f"the number of iterations must be >= 1, got {iters}.")
     _check_outputs(output, metrics_json, figure)
     torch_device = resolve_device(device.value)
-    if input.suffix.lower() == ".npz" and input.is_file():
+    if input.suffix.lower() == ".npz":
         saved = _load_coefficients(input)
         given = {"J": J, "L": L, "order": order, "padding": padding.value if padding else None}
         stored = {"J": int(saved["J"]), "L": int(saved["L"]), "order": int(saved["max_order"]),

@@ -102,6 +102,9 @@ def test_cli_bad_coefficient_files(tmp_path):
     result = run("invert", tmp_path / "broken.npz", "-o", out)
     assert_one_sentence_error(result, out)
     assert "not a readable" in result.stderr
+    result = run("invert", tmp_path / "missing.npz", "-o", out)
+    assert_one_sentence_error(result, out)
+    assert "no such file" in result.stderr
 
 
 def test_synthesised_gaussian_field_has_the_power_of_every_octave_within_20_percent():

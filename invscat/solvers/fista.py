@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from invscat.operators.base import LinearOperator
-from invscat.solvers.result import Monitor, SolverResult, as_tensor
+from invscat.solvers.result import Monitor, SolverResult, as_tensor, check_weight, starting_point
 
 
 def fista(A: LinearOperator, y, regularizer, lam: float, *, iters: int = 200, x0=None, tol: float = 1e-5,
@@ -29,13 +29,12 @@ def fista(A: LinearOperator, y, regularizer, lam: float, *, iters: int = 200, x0
     -------
     SolverResult
     """
-    if not lam >= 0:
-        raise ValueError(f"the regularisation weight must be >= 0, got {lam}.")
+    check_weight(lam)
     yt, as_numpy = as_tensor(y, device)
     monitor = Monitor(f"fista-{regularizer.name}", iters, tol=tol, reference=reference, callback=callback,
                       progress=progress)
     step = 1.0 / A.norm() ** 2
-    x = A.adjoint(yt) * step if x0 is None else torch.as_tensor(x0, dtype=yt.dtype, device=yt.device).clone()
+    x = starting_point(x0, yt, lambda: A.adjoint(yt) * step)
     Ax = A(x)
     x_old, Ax_old, t = x, Ax, 1.0
     y_norm = torch.linalg.vector_norm(yt).clamp_min(1e-30)

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from invscat.solvers.result import Monitor, SolverResult, as_tensor
+from invscat.solvers.result import Monitor, SolverResult, as_tensor, starting_point
 
 GRADIENT_METHODS = ("lbfgs", "adam")
 
@@ -92,7 +92,7 @@ def variational(A, y, regularizer, lam: float, *, x0=None, **options) -> SolverR
     point defaults to A^T y / ||A||^2.
     """
     yt, as_numpy = as_tensor(y)
-    start = A.adjoint(yt) / A.norm() ** 2 if x0 is None else torch.as_tensor(x0, dtype=yt.dtype, device=yt.device)
+    start = starting_point(x0, yt, lambda: A.adjoint(yt) / A.norm() ** 2)
     y_norm = torch.linalg.vector_norm(yt).clamp_min(1e-30)
 
     def objective(x):

@@ -6,7 +6,7 @@ import torch
 
 from invscat.operators.base import LinearOperator
 from invscat.regularizers.tv import GRADIENT_NORM, TotalVariation, divergence, gradient
-from invscat.solvers.result import Monitor, SolverResult, as_tensor
+from invscat.solvers.result import Monitor, SolverResult, as_tensor, check_weight, starting_point
 
 
 def pdhg_tv(A: LinearOperator, y, lam: float, *, iters: int = 300, nonnegative: bool = False, isotropic: bool = True,
@@ -54,8 +54,7 @@ def pdhg_tv(A: LinearOperator, y, lam: float, *, iters: int = 300, nonnegative: 
     -------
     SolverResult
     """
-    if not lam >= 0:
-        raise ValueError(f"the regularisation weight must be >= 0, got {lam}.")
+    check_weight(lam)
     yt, as_numpy = as_tensor(y, device)
     monitor = Monitor("pdhg-tv", iters, tol=tol, reference=reference, callback=callback, progress=progress)
     tv = TotalVariation(isotropic=isotropic)
@@ -65,7 +64,7 @@ def pdhg_tv(A: LinearOperator, y, lam: float, *, iters: int = 300, nonnegative: 
         raise ValueError(f"the step balance must be > 0, got {balance}.")
     norm_K = (1 + GRADIENT_NORM ** 2) ** 0.5
     tau, sigma = 0.99 * balance / norm_K, 0.99 / (balance * norm_K)
-    x = A.adjoint(yt) / c ** 2 if x0 is None else torch.as_tensor(x0, dtype=yt.dtype, device=yt.device).clone()
+    x = starting_point(x0, yt, lambda: A.adjoint(yt) / c ** 2)
     if nonnegative:
         x = x.clamp_min(0)
     Ax = A(x) / c

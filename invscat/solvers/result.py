@@ -115,6 +115,19 @@ def _progress_bar(method: str, total: int):
     return progress, task
 
 
+def check_weight(lam: float) -> None:
+    if not lam >= 0:
+        raise ValueError(f"the regularisation weight must be >= 0, got {lam}.")
+
+
+def starting_point(x0, like: torch.Tensor, default: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``x0`` as a tensor of ``like``'s dtype and device, or ``default()`` when it is None."""
+    if x0 is None:
+        return default()
+    return torch.as_tensor(np.asarray(x0) if not isinstance(x0, torch.Tensor) else x0, dtype=like.dtype,
+                           device=like.device).clone()
+
+
 def as_tensor(y, device=None) -> tuple[torch.Tensor, bool]:
     """A measurement as a float tensor (on ``device`` if given), and whether it came as numpy."""
     is_numpy = not isinstance(y, torch.Tensor)

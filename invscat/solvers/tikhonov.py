@@ -6,7 +6,7 @@ import torch
 
 from invscat.operators.base import LinearOperator
 from invscat.regularizers.tikhonov import Tikhonov
-from invscat.solvers.result import Monitor, SolverResult, as_tensor
+from invscat.solvers.result import Monitor, SolverResult, as_tensor, check_weight, starting_point
 
 
 def cg_tikhonov(A: LinearOperator, y, lam: float, *, regularizer: Tikhonov | None = None, iters: int = 100, x0=None,
@@ -33,12 +33,11 @@ def cg_tikhonov(A: LinearOperator, y, lam: float, *, regularizer: Tikhonov | Non
     -------
     SolverResult
     """
-    if not lam >= 0:
-        raise ValueError(f"the regularisation weight must be >= 0, got {lam}.")
+    check_weight(lam)
     regularizer = regularizer or Tikhonov("gradient")
     yt, as_numpy = as_tensor(y, device)
-    monitor = Monitor(f"cg-tikhonov", iters, reference=reference, callback=callback, progress=progress)
-    x = torch.zeros_like(A.adjoint(yt)) if x0 is None else torch.as_tensor(x0, dtype=yt.dtype, device=yt.device).clone()
+    monitor = Monitor("cg-tikhonov", iters, reference=reference, callback=callback, progress=progress)
+    x = starting_point(x0, yt, lambda: torch.zeros_like(A.adjoint(yt)))
     Ax = A(x)
     r = A.adjoint(yt - Ax) - lam * regularizer.normal(x)
     p, rr = r, torch.sum(r * r)
