@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench estimators clean
 
 $(BIN)/invscat: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ bench: $(BIN)/invscat
 	$(BIN)/python benchmarks/scattering_speed.py
 	$(BIN)/python benchmarks/operators_speed.py
 	$(BIN)/python benchmarks/quality.py
+
+# Refit the scattering estimators shipped in invscat/estimators/pretrained (about 25 min on 2 cores).
+PRETRAINED = invscat/estimators/pretrained
+estimators: $(BIN)/invscat
+	$(BIN)/invscat fit superres --factor 2 -o $(PRETRAINED)/superres_x2.pt
+	$(BIN)/invscat fit superres --factor 4 -o $(PRETRAINED)/superres_x4.pt
+	$(BIN)/invscat fit tomo --views 30 -o $(PRETRAINED)/tomo_parallel_30views_180deg_128px_183det.pt
+	$(BIN)/invscat fit tomo --views 90 --arc 120 -o $(PRETRAINED)/tomo_parallel_90views_120deg_128px_183det.pt
 
 clean:
 	rm -rf $(VENV) results

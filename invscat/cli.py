@@ -182,6 +182,16 @@ ITERS_OPTION = typer.Option(None, help="Solver iterations (default per method)."
 LAM_OPTION = typer.Option(None, help="Regularisation weight, relative to ||A||^2 (default per method).")
 SEED_OPTION = typer.Option(0, help="Seed of the simulated noise.")
 QUIET_OPTION = typer.Option(False, "--quiet", help="No progress bar or summary.")
+ESTIMATOR_OPTION = typer.Option(None, help="Scattering estimator (from `invscat fit`) for --method scattering; "
+                                "default: the one shipped for the task.")
+
+
+def _check_estimator(estimator: Optional[Path], method: str) -> None:
+    if estimator is not None:
+        if method != "scattering":
+            raise InvscatError("--estimator is only used by --method scattering.")
+        if not estimator.is_file():
+            raise InvscatError(f"{estimator}: no such estimator file.")
 
 
 @command
@@ -189,7 +199,8 @@ def superres(
     input: Path = typer.Argument(..., help="Low-resolution image (or, with --simulate, the ground truth)."),
     output: Path = typer.Option(..., "-o", "--output", help="Result image (.png, .jpg, .tif, .npy)."),
     factor: int = typer.Option(4, help="Upsampling factor (2, 3, 4, 8, ...)."),
-    method: str = typer.Option("tv", help="bicubic, linear, tikhonov, tv or l1."),
+    method: str = typer.Option("tv", help="bicubic, linear, tikhonov, tv, l1 or scattering."),
+    estimator: Optional[Path] = ESTIMATOR_OPTION,
     simulate: bool = typer.Option(False, "--simulate", help="INPUT is the ground truth: blur (Gaussian, sigma = "
                                   "factor/2), decimate, add noise, then reconstruct and score against it."),
     noise: float = typer.Option(0.01, help="Noise level relative to the range: added with --simulate, assumed "
@@ -203,7 +214,8 @@ def superres(
     seed: int = SEED_OPTION,
     quiet: bool = QUIET_OPTION,
 ):
-    """Super-resolve an image: bicubic, the best linear estimator, Tikhonov, TV or wavelet l1."""
+    """Super-resolve an image: bicubic, the best linear estimator, Tikhonov, TV, wavelet l1 or TV plus the
+    scattering prior."""
     from invscat import reconstruct as R
     from invscat.device import resolve_device
 
@@ -212,6 +224,7 @@ def superres(
     if factor < 1:
         raise InvscatError(f"the factor must be an integer >= 1, got {factor}.")
     _check_common(noise, iters, lam)
+    _check_estimator(estimator, method)
     _check_outputs(output, metrics_json, figure)
     torch_device = resolve_device(device.value)
     image = load_image(input, allow_rgb=True)
@@ -233,8 +246,8 @@ def superres(
     channels_last = lambda a: np.moveaxis(a, 0, -1) if a.ndim == 3 else a
     truth_image = channels_last(truth) if simulate else _load_reference(reference, shape + image.shape[2:],
                                                                        allow_rgb=True)
-    result = R.superres(low, factor, method, lam=lam, iters=iters, noise=noise, device=torch_device,
-                        progress=not quiet)
+    result = R.superres(low, factor, method, lam=lam, iters=iters, noise=noise, estimator=estimator,
+                        device=torch_device, progress=not quiet)
     restored = channels_last(np.asarray(result.image, np.float32))
     if not np.isfinite(restored).all():
         raise InvscatError(f"the {method} reconstruction diverged (non-finite values); try a smaller --lam.")
@@ -260,7 +273,8 @@ def tomo(
     detectors: Optional[int] = typer.Option(None, help="Detector cells (default: cover the image diagonal)."),
     size: Optional[int] = typer.Option(None, help="Image side for a measured sinogram (default: the largest the "
                                        "detector covers)."),
-    method: str = typer.Option("tv", help="fbp, sirt, cgls, linear, tikhonov, tv or l1."),
+    method: str = typer.Option("tv", help="fbp, sirt, cgls, linear, tikhonov, tv, l1 or scattering."),
+    estimator: Optional[Path] = ESTIMATOR_OPTION,
     simulate: bool = typer.Option(False, "--simulate", help="INPUT is the ground truth: project, add noise, "
                                   "reconstruct and score against it."),
     noise: float = typer.Option(0.01, help="Noise level relative to the sinogram's range (see superres)."),
@@ -274,7 +288,7 @@ def tomo(
     quiet: bool = QUIET_OPTION,
 ):
     """Reconstruct a CT image (sparse-view, limited-angle; parallel or fan beam): FBP, SIRT, CGLS, a learned
-    FBP filter, Tikhonov, TV or wavelet l1."""
+    FBP filter, Tikhonov, TV, wavelet l1 or TV plus the scattering prior."""
     from invscat import reconstruct as R
     from invscat.device import resolve_device
 
@@ -286,6 +300,7 @@ def tomo(
     if arc is not None and not (np.isfinite(arc) and 0 < arc <= 360):
         raise InvscatError(f"the arc must be in (0, 360] degrees, got {arc}.")
     _check_common(noise, iters, lam)
+    _check_estimator(estimator, method)
     _check_outputs(output, metrics_json, figure)
     torch_device = resolve_device(device.value)
     data = load_image(input, allow_rgb=False)
@@ -306,8 +321,8 @@ def tomo(
             raise InvscatError(f"{input}: the sinogram is too small; it needs enough detectors for a 16x16 image.")
         radon = R.tomo_operator((side, side), sinogram.shape[0], arc, geometry.value, sinogram.shape[1])
         truth = _load_reference(reference, radon.domain_shape, allow_rgb=False)
-    result = R.tomo(sinogram, radon, method, lam=lam, iters=iters, noise=noise, device=torch_device,
-                    progress=not quiet)
+    result = R.tomo(sinogram, radon, method, lam=lam, iters=iters, noise=noise, estimator=estimator,
+                    device=torch_device, progress=not quiet)
     image = np.asarray(result.image, np.float32)
     if not np.isfinite(image).all():
         raise InvscatError(f"the {method} reconstruction diverged (non-finite values); try a smaller --lam.")
@@ -320,6 +335,65 @@ def tomo(
     if truth is not None:
         panels += [("reference", truth), ("error", image - truth)]
     _write_outputs(output, image, metrics, metrics_json, figure, panels, quiet)
+
+
+class TaskKind(str, Enum):
+    superres = "superres"
+    tomo = "tomo"
+
+
+@command
+def fit(
+    task: TaskKind = typer.Argument(..., help="superres or tomo."),
+    output: Path = typer.Option(..., "-o", "--output", help="Estimator file to write (.pt)."),
+    factor: int = typer.Option(4, help="superres: upsampling factor."),
+    views: int = typer.Option(30, help="tomo: number of views."),
+    arc: Optional[float] = typer.Option(None, help="tomo: angular range in degrees (default 180 parallel, 360 fan)."),
+    geometry: Geometry = typer.Option(Geometry.parallel, help="tomo: beam geometry."),
+    detectors: Optional[int] = typer.Option(None, help="tomo: detector cells (default: cover the image diagonal)."),
+    size: int = typer.Option(128, help="Side of the training crops (tomo: the image size it is for)."),
+    noise: float = typer.Option(0.01, help="Noise level of the simulated measurements, relative to their range."),
+    images: str = typer.Option("builtin", help="'builtin' (the bundled training images) or a directory of images."),
+    count: int = typer.Option(192, help="Number of training crops (tomo adds count/4 random phantoms)."),
+    J: int = typer.Option(2, "--J", help="Scattering scales of the estimator."),
+    radius: int = typer.Option(1, help="Neighbourhood radius, in scattering positions."),
+    seed: int = typer.Option(0, help="Seed of the crops, the noise and the validation split."),
+    quiet: bool = QUIET_OPTION,
+):
+    """Fit a scattering-domain estimator: from the scattering of TV reconstructions of simulated measurements
+    to the scattering of the images, ridge weight chosen on a validation split."""
+    import time
+
+    from invscat.reconstruct import Task
+    from invscat.training import fit_estimator
+
+    if output.suffix != ".pt":
+        raise InvscatError(f"{output}: the estimator file must end in .pt.")
+    if not output.parent.is_dir():
+        raise InvscatError(f"{output}: the folder {output.parent} does not exist.")
+    if count < 2 or size < 2 ** (J + 2) or J < 1 or radius < 0:
+        raise InvscatError(f"impossible parameters: need --count >= 2, --J >= 1, --radius >= 0 and --size >= "
+                           f"{2 ** (J + 2)} for J={J}.")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise InvscatError(f"the noise level must be a number >= 0, got {noise}.")
+    spec = Task(task.value, size=size, noise=noise, factor=factor, views=views, arc=arc, geometry=geometry.value,
+                detectors=detectors)
+    start = time.perf_counter()
+    if quiet or not sys.stderr.isatty():
+        estimator = fit_estimator(spec, images, count, J=J, radius=radius, seed=seed)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            job = bar.add_task("fitting (TV reconstructions)", total=count + (count // 4 if task == "tomo" else 0))
+            estimator = fit_estimator(spec, images, count, J=J, radius=radius, seed=seed,
+                                      progress=lambda done, total: bar.update(job, completed=done, total=total))
+    estimator.save(output)
+    if not quiet:
+        errors = estimator.validation_error
+        typer.echo(f"wrote {output}: ridge {estimator.ridge:g}; validation error of the scattering "
+                   f"{errors['identity']:.4f} (TV) -> {errors[estimator.ridge]:.4f} (estimated), "
+                   f"{time.perf_counter() - start:.1f} s")
 
 
 class Method(str, Enum):

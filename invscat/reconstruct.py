@@ -12,22 +12,26 @@ noise is assumed to be about 1% of their range (``--noise 0.01``) unless stated.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from invscat import data
+from invscat.estimators import pretrained
 from invscat.estimators.linear import LearnedFBP, LinearSuperResolution
+from invscat.estimators.scattering import ScatteringEstimator
 from invscat.noise import gaussian_noise
 from invscat.operators.downsample import Downsample
 from invscat.operators.radon import Radon
-from invscat.regularizers import Tikhonov, WaveletL1
-from invscat.solvers import cg_tikhonov, cgls, fbp, fista, pdhg_tv, sirt
+from invscat.regularizers import ScatteringRegularizer, Tikhonov, WaveletL1
+from invscat.solvers import cg_tikhonov, cgls, fbp, fista, pdhg_tv, scattering_solve, sirt
 from invscat.solvers.result import SolverResult
 
-SUPERRES_METHODS = ("bicubic", "linear", "tikhonov", "tv", "l1")
-TOMO_METHODS = ("fbp", "sirt", "cgls", "linear", "tikhonov", "tv", "l1")
+SUPERRES_METHODS = ("bicubic", "linear", "tikhonov", "tv", "l1", "scattering")
+TOMO_METHODS = ("fbp", "sirt", "cgls", "linear", "tikhonov", "tv", "l1", "scattering")
+TASKS = ("superres", "tomo")
 
 # lam per (task, method), chosen by benchmarks/tune_lambdas.py as the best mean PSNR on data.TRAINING_IMAGES
 # (super-resolution x4, 30-view CT; noise 0.01); the table it printed is in benchmarks/RESULTS.md.
@@ -38,8 +42,10 @@ DEFAULT_LAMBDA = {
     ("tomo", "tikhonov"): 1e-2,
     ("tomo", "tv"): 1e-3,
     ("tomo", "l1"): 3e-3,
+    ("superres", "scattering"): 1e-4,
+    ("tomo", "scattering"): 1e-4,
 }
-DEFAULT_ITERS = {"tikhonov": 100, "tv": 300, "l1": 200, "sirt": 100, "cgls": 30}
+DEFAULT_ITERS = {"tikhonov": 100, "tv": 300, "l1": 200, "sirt": 100, "cgls": 30, "scattering": 100}
 DEFAULT_NOISE = 0.01
 
 
@@ -68,9 +74,105 @@ def _variational(task, A, y, method, lam, iters, *, nonnegative=False, **options
     return result
 
 
+@dataclass(frozen=True)
+class Task:
+    """A reconstruction task: super-resolution by ``factor``, or CT with ``views`` over ``arc`` degrees.
+
+    ``size`` is the side of the (square) training crops; for CT it is also the image size the estimator is
+    for, since the artefacts depend on the geometry relative to the image.
+    """
+
+    kind: str
+    size: int = 128
+    noise: float = DEFAULT_NOISE
+    factor: int = 4
+    views: int = 30
+    arc: float | None = None
+    geometry: str = "parallel"
+    detectors: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in TASKS:
+            raise ValueError(f"unknown task {self.kind!r}; expected one of {', '.join(TASKS)}.")
+        if self.kind == "superres" and self.size % self.factor:
+            raise ValueError(f"the training crop size {self.size} must be a multiple of the factor {self.factor}.")
+
+    def operator(self):
+        if self.kind == "superres":
+            return superres_operator((self.size, self.size), self.factor)
+        return tomo_operator((self.size, self.size), self.views, self.arc, self.geometry, self.detectors)
+
+    def measure(self, images: np.ndarray, seed: int) -> np.ndarray:
+        """Simulated measurements of images (B, size, size), each with its own seeded noise."""
+        A = self.operator()
+        return np.stack([gaussian_noise(A(x), self.noise, seed + k) for k, x in enumerate(images)])
+
+    def first_reconstruction(self, measurements: np.ndarray) -> np.ndarray:
+        """The TV reconstructions the estimator takes as input (batched)."""
+        if self.kind == "superres":
+            return superres(measurements, self.factor, "tv").image
+        return tomo(measurements, self.operator(), "tv").image
+
+    def metadata(self) -> dict:
+        """What an estimator for this task records: :meth:`checked_metadata` plus the noise level."""
+        return {**self.checked_metadata(), "noise": float(self.noise)}
+
+    def checked_metadata(self) -> dict:
+        """What must match between an estimator and the task it is used for. A super-resolution estimator is
+        convolutional in the scattering domain, so it serves any image size; a CT one is tied to the geometry."""
+        if self.kind == "superres":
+            return {"task": "superres", "factor": int(self.factor)}
+        radon = self.operator()
+        return {"task": "tomo", "size": int(self.size), "views": int(self.views), "arc": _arc_degrees(radon),
+                "geometry": self.geometry, "detectors": int(radon.range_shape[1])}
+
+    @classmethod
+    def from_radon(cls, radon: Radon, noise: float = DEFAULT_NOISE) -> "Task":
+        """The CT task of an acquisition geometry (views evenly spread, as :func:`tomo_operator` makes them)."""
+        M, N = radon.domain_shape
+        if M != N:
+            raise ValueError(f"the scattering method is fitted on square images; got {M}x{N}.")
+        return cls("tomo", size=M, noise=noise, views=radon.range_shape[0], arc=_arc_degrees(radon),
+                   geometry=radon.geometry, detectors=radon.range_shape[1])
+
+
+def _arc_degrees(radon: Radon) -> float:
+    """The angular range covered by evenly spread views: views x the angle step."""
+    angles = np.asarray(radon.angles, np.float64)
+    step = angles[1] - angles[0] if angles.size > 1 else np.pi
+    return round(float(np.rad2deg(step) * angles.size), 4)
+
+
+def _scattering(task: "Task", A, y, first: np.ndarray, estimator, lam, iters, nonnegative: bool,
+                **options) -> SolverResult:
+    """TV first, then the scattering-prior objective from it (:func:`invscat.solvers.scattering_solve`)."""
+    if estimator is None:
+        estimator = pretrained.load(task)
+    elif not isinstance(estimator, ScatteringEstimator):
+        estimator = ScatteringEstimator.load(estimator, **task.checked_metadata())
+    lam = DEFAULT_LAMBDA[task.kind, "scattering"] if lam is None else lam
+    iters = DEFAULT_ITERS["scattering"] if iters is None else int(iters)
+    norm2 = A.norm() ** 2
+    start = torch.as_tensor(first)
+    if isinstance(y, torch.Tensor):
+        start = start.to(y.device)
+    regularizer = ScatteringRegularizer.from_estimator(estimator, start)
+    result = scattering_solve(A, y, regularizer, lam * norm2, start, mu=DEFAULT_LAMBDA[task.kind, "tv"] * norm2,
+                              iters=iters, nonnegative=nonnegative, **options)
+    if isinstance(result.image, torch.Tensor):
+        result.image = result.image.cpu().numpy()
+    return result
+
+
 def _noisy(measurements, noise: float, seed: int) -> np.ndarray:
     """Each measurement with its own seeded noise, relative to its own range (as the CLI's --simulate)."""
     return np.stack([gaussian_noise(m, noise, seed + k) for k, m in enumerate(measurements)])
+
+
+def _timed(result: SolverResult, start: float) -> SolverResult:
+    """The result with its time counted from ``start`` (so that it includes the first reconstruction)."""
+    result.time_s = time.perf_counter() - start
+    return result
 
 
 def _direct(image, method: str, start: float) -> SolverResult:
@@ -101,7 +203,7 @@ def simulate_superres(truth, factor: int, noise: float = DEFAULT_NOISE, seed: in
 
 
 def superres(low, factor: int, method: str = "tv", *, lam: float | None = None, iters: int | None = None,
-             noise: float = DEFAULT_NOISE, reference=None, device=None, progress: bool = False,
+             noise: float = DEFAULT_NOISE, estimator=None, reference=None, device=None, progress: bool = False,
              seed: int = 0) -> SolverResult:
     """Super-resolve a low-resolution image by ``factor``.
 
@@ -111,16 +213,19 @@ def superres(low, factor: int, method: str = "tv", *, lam: float | None = None, 
         Low-resolution image(s), (m, n) or (C, m, n) (colour channels are solved together, each independently).
     factor : int
         Upsampling factor; the result is (f m, f n).
-    method : {'bicubic', 'linear', 'tikhonov', 'tv', 'l1'}
+    method : {'bicubic', 'linear', 'tikhonov', 'tv', 'l1', 'scattering'}
         Bicubic interpolation; the best linear estimator (per-phase filters fitted on the training images
         degraded like the input); gradient-Tikhonov (CG); isotropic TV (Chambolle-Pock); l1 on db4 wavelets
-        (FISTA).
+        (FISTA); 'scattering': TV, then TV plus the scattering prior whose target a scattering-domain
+        estimator predicts from the TV image (L-BFGS; :func:`invscat.solvers.scattering_solve`).
     lam : float, optional
         Regularisation weight relative to ||A||^2; default from ``DEFAULT_LAMBDA``.
     iters : int, optional
         Solver iterations; default from ``DEFAULT_ITERS``.
     noise : float
         The noise level assumed when fitting the linear estimator.
+    estimator : ScatteringEstimator or path, optional
+        For 'scattering': the estimator (default: the one shipped for this factor).
     reference : array_like, optional
         Ground truth for the PSNR history.
     device : torch.device, optional
@@ -149,6 +254,10 @@ def superres(low, factor: int, method: str = "tv", *, lam: float | None = None, 
         estimator = LinearSuperResolution(factor).fit(_noisy(A(truth), noise, seed), truth)
         return _direct(estimator.predict(low), method, start)
     y = torch.from_numpy(low).to(device) if device is not None else low
+    if method == "scattering":
+        first = _variational("superres", A, y, "tv", None, None).image
+        return _timed(_scattering(Task("superres", factor=factor, noise=noise), A, y, first, estimator, lam, iters,
+                                  nonnegative=False, reference=reference, progress=progress), start)
     return _variational("superres", A, y, method, lam, iters, reference=reference, progress=progress)
 
 
@@ -173,7 +282,7 @@ def simulate_tomo(truth, views: int, arc_degrees: float | None = None, geometry:
 
 
 def tomo(sinogram, radon: Radon, method: str = "tv", *, lam: float | None = None, iters: int | None = None,
-         noise: float = DEFAULT_NOISE, reference=None, device=None, progress: bool = False,
+         noise: float = DEFAULT_NOISE, estimator=None, reference=None, device=None, progress: bool = False,
          seed: int = 0) -> SolverResult:
     """Reconstruct an image from a sinogram.
 
@@ -183,11 +292,13 @@ def tomo(sinogram, radon: Radon, method: str = "tv", *, lam: float | None = None
         (views, detectors), as ``radon.range_shape``.
     radon : Radon
         The acquisition geometry.
-    method : {'fbp', 'sirt', 'cgls', 'linear', 'tikhonov', 'tv', 'l1'}
+    method : {'fbp', 'sirt', 'cgls', 'linear', 'tikhonov', 'tv', 'l1', 'scattering'}
         FBP (Hann-apodised ramp); SIRT with x >= 0; CGLS stopped early; a learned FBP filter (fitted on the
         training images and phantoms, :class:`LearnedFBP`); gradient-Tikhonov; TV with x >= 0
-        (Chambolle-Pock); l1 on db4 wavelets (FISTA).
-    lam, iters, noise, reference, device, progress, seed
+        (Chambolle-Pock); l1 on db4 wavelets (FISTA); TV followed by the scattering prior (see
+        :func:`superres`; the shipped estimators cover 30 views over 180 degrees and 90 views over 120
+        degrees, parallel beam, 128x128).
+    lam, iters, noise, estimator, reference, device, progress, seed
         As in :func:`superres`; ``iters`` also sets SIRT's and CGLS's iteration counts.
 
     Returns
@@ -210,6 +321,11 @@ def tomo(sinogram, radon: Radon, method: str = "tv", *, lam: float | None = None
         estimator = LearnedFBP(radon).fit(_noisy(radon(truth), noise, seed), truth)
         return _direct(estimator.predict(sinogram), method, start)
     y = torch.from_numpy(sinogram).to(device) if device is not None else sinogram
+    if method == "scattering":
+        task = Task.from_radon(radon, noise)
+        first = _variational("tomo", radon, y, "tv", None, None, nonnegative=True).image
+        return _timed(_scattering(task, radon, y, first, estimator, lam, iters, nonnegative=True,
+                                  reference=reference, progress=progress), start)
     return _variational("tomo", radon, y, method, lam, iters, nonnegative=True, reference=reference,
                         progress=progress)
 

@@ -1,5 +1,7 @@
-"""Estimators learned from training pairs: pixel-domain best linear estimators (and, later, scattering-domain ones)."""
+"""Estimators learned from training pairs: pixel-domain best linear estimators and scattering-domain ridge
+estimators."""
 
 from invscat.estimators.linear import LearnedFBP, LinearSuperResolution
+from invscat.estimators.scattering import ScatteringEstimator
 
-__all__ = ["LinearSuperResolution", "LearnedFBP"]
+__all__ = ["LinearSuperResolution", "LearnedFBP", "ScatteringEstimator"]

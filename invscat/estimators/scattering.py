@@ -1,0 +1,262 @@
+"""Scattering-domain linear estimators (Bruna, Sprechmann & LeCun 2016; Dokmanic, Bruna, Mallat & de Hoop 2016).
+
+The scattering transform discards phase, which exposes correlations across scales that a linear map can use:
+from the scattering coefficients of a first reconstruction (bicubic, FBP, TV, ...) predict those of the unknown
+image. :class:`ScatteringEstimator` is that map, a ridge regression that mixes all channels over a small
+spatial neighbourhood (a convolution in the scattering domain, so it applies to any image size):
+
+    S_hat(p) = S_first(p) + b + sum_{|q - p| <= r} W_{q - p} S_first(q),
+
+fitted in closed form from normal equations accumulated batch by batch, with the ridge weight chosen on a
+validation split. The prediction is the target of :class:`invscat.regularizers.ScatteringRegularizer`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from invscat.scattering import Scattering2D
+
+FORMAT_VERSION = 1
+RIDGE_GRID = tuple(10.0 ** k for k in range(-6, 3))
+
+
+class ScatteringEstimator:
+    """Ridge regression from the scattering of a first reconstruction to the scattering of the true image.
+
+    Parameters
+    ----------
+    J, L, max_order : int
+        Scattering parameters (reflect padding, as Kymatio).
+    radius : int
+        Each prediction uses all channels at the (2 radius + 1)^2 scattering positions around it.
+    log : bool
+        Regress log(S + eps) instead of S (eps: 1e-3 of each channel's mean training coefficient).
+    metadata : dict, optional
+        What the estimator is for (task, operator parameters, image shape); saved with it and checked by
+        :meth:`load`.
+
+    Attributes
+    ----------
+    weights : torch.Tensor or None
+        (features + 1, C) float64, after :meth:`fit`.
+    ridge : float or None
+        The ridge weight the validation split chose.
+    validation_error : dict
+        Relative validation error of the predicted scattering for each ridge weight tried, and of the
+        first reconstruction's own scattering (key ``'identity'``).
+    """
+
+    def __init__(self, J: int = 2, L: int = 8, max_order: int = 2, radius: int = 1, log: bool = False,
+                 metadata: dict | None = None):
+        if isinstance(radius, bool) or int(radius) != radius or radius < 0:
+            raise ValueError(f"the neighbourhood radius must be an integer >= 0, got {radius}.")
+        self.J, self.L, self.max_order, self.radius, self.log = int(J), int(L), int(max_order), int(radius), bool(log)
+        self.metadata = dict(metadata or {})
+        self.weights = self.ridge = self.channel_scale = self.offset = None
+        self.validation_error: dict = {}
+        self._sums: dict = {}
+        self._transforms: dict = {}
+
+    @property
+    def n_channels(self) -> int:
+        J, L = self.J, self.L
+        return 1 + L * J + (L * L * J * (J - 1) // 2 if self.max_order == 2 else 0)
+
+    def transform(self, shape, device=None) -> Scattering2D:
+        """The scattering transform the estimator works in, for images of ``shape`` (cached)."""
+        key = (tuple(int(s) for s in shape), str(device))
+        if key not in self._transforms:
+            self._transforms[key] = Scattering2D(self.J, key[0], self.L, self.max_order).to(device)
+        return self._transforms[key]
+
+    def scatter(self, images) -> torch.Tensor:
+        """Scattering coefficients (B, C, h, w) of images (B, M, N), in float64 (no gradient)."""
+        t = torch.as_tensor(np.asarray(images, np.float32)) if not isinstance(images, torch.Tensor) else images
+        t = t.reshape(-1, *t.shape[-2:])
+        with torch.no_grad():
+            return self.transform(t.shape[-2:], t.device)(t.float()).double()
+
+    # -- the regression -----------------------------------------------------------------------------------
+
+    def _domain(self, s: torch.Tensor) -> torch.Tensor:
+        return torch.log(s.clamp_min(0) + self.offset.to(s.device)[:, None, None]) if self.log else s
+
+    def _from_domain(self, s: torch.Tensor) -> torch.Tensor:
+        return (torch.exp(s) - self.offset.to(s.device)[:, None, None]).clamp_min(0) if self.log else s
+
+    def _features(self, s: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) -> (B h w, C (2r+1)^2 + 1): each position's neighbourhood, plus a constant."""
+        r = self.radius
+        padded = F.pad(s, (r, r, r, r), mode="replicate") if r else s
+        patches = F.unfold(padded, 2 * r + 1).transpose(1, 2).reshape(-1, s.shape[1] * (2 * r + 1) ** 2)
+        return torch.cat([patches, patches.new_ones(patches.shape[0], 1)], dim=1)
+
+    @staticmethod
+    def _targets(s: torch.Tensor) -> torch.Tensor:
+        return s.permute(0, 2, 3, 1).reshape(-1, s.shape[1])
+
+    def _centre(self) -> slice:
+        """Columns of the features that hold each channel at the predicted position itself."""
+        k = (2 * self.radius + 1) ** 2
+        return slice(k // 2, self.n_channels * k, k)
+
+    def partial_fit(self, first, truth, split: str = "train") -> "ScatteringEstimator":
+        """Accumulate the normal equations of a batch of (first reconstruction, true image) pairs.
+
+        Parameters
+        ----------
+        first, truth : array_like or torch.Tensor
+            Images (B, M, N) of the same shape.
+        split : {'train', 'validation'}
+            Which part of the data the batch belongs to; the ridge weight is chosen on 'validation'.
+        """
+        s_first, s_truth = self.scatter(first), self.scatter(truth)
+        if s_first.shape != s_truth.shape:
+            raise ValueError(f"first reconstructions and true images must have the same shape, got "
+                             f"{tuple(s_first.shape)} and {tuple(s_truth.shape)} scattering coefficients.")
+        if self.offset is None:  # fixed by the first batch, so that all batches share one domain
+            self.offset = 1e-3 * s_truth.mean(dim=(0, 2, 3)).clamp_min(1e-12)
+        first_d, truth_d = self._domain(s_first), self._domain(s_truth)
+        X = self._features(first_d)
+        Y = self._targets(truth_d) - self._targets(first_d)  # predict the correction to the first estimate
+        sums = {"gram": X.T @ X, "rhs": X.T @ Y, "yy": (Y * Y).sum(0), "truth2": (self._targets(truth_d) ** 2).sum(0),
+                "truth_sq": self._targets(s_truth).pow(2).sum(0), "truth_sum": self._targets(s_truth).sum(0),
+                "count": torch.tensor(float(X.shape[0]), dtype=torch.float64)}
+        part = self._sums.setdefault(split, {})
+        for key, value in sums.items():
+            part[key] = value if key not in part else part[key] + value
+        return self
+
+    def _solve(self, gram: torch.Tensor, rhs: torch.Tensor, ridge: float) -> torch.Tensor:
+        """Ridge on standardised features: the penalty of each weight is ridge x its feature's variance."""
+        n = gram[-1, -1]
+        mean = gram[-1, :-1] / n
+        variance = (torch.diagonal(gram)[:-1] / n - mean ** 2).clamp_min(1e-12 * torch.diagonal(gram)[:-1].mean() / n)
+        penalty = torch.cat([ridge * n * variance, variance.new_zeros(1)])
+        return torch.linalg.solve(gram + torch.diag(penalty), rhs)
+
+    def _error(self, weights, part) -> torch.Tensor:
+        """Squared prediction error per output channel on accumulated sums: ||Y - X W||^2."""
+        return part["yy"] - 2 * (weights * part["rhs"]).sum(0) + (weights * (part["gram"] @ weights)).sum(0)
+
+    def fit(self, first=None, truth=None, ridges=RIDGE_GRID, validation: float = 0.2,
+            seed: int = 0) -> "ScatteringEstimator":
+        """Fit on pairs, choosing the ridge weight on a held-out part, then refit on everything.
+
+        Parameters
+        ----------
+        first, truth : array_like, optional
+            Images (B, M, N). If omitted, the normal equations already accumulated by :meth:`partial_fit`
+            are solved.
+        ridges : sequence of float
+            Candidate ridge weights (relative to each feature's variance).
+        validation : float
+            Fraction of the pairs held out to choose the ridge weight (0: use the smallest candidate).
+        seed : int
+            Seed of the random split.
+        """
+        if first is not None:
+            first, truth = np.asarray(first, np.float32), np.asarray(truth, np.float32)
+            if first.shape != truth.shape:
+                raise ValueError(f"first reconstructions and true images must have the same shape, got "
+                                 f"{first.shape} and {truth.shape}.")
+            first, truth = first.reshape(-1, *first.shape[-2:]), truth.reshape(-1, *truth.shape[-2:])
+            held = np.random.default_rng(seed).random(len(first)) < validation
+            if validation > 0 and held.all():
+                held[0] = False
+            for split, mask in (("train", ~held), ("validation", held)):
+                for start in range(0, int(mask.sum()), 32):
+                    index = np.flatnonzero(mask)[start:start + 32]
+                    self.partial_fit(first[index], truth[index], split)
+        if "train" not in self._sums:
+            raise ValueError("no training pairs: call fit(first, truth) or partial_fit() first.")
+        train, held = self._sums["train"], self._sums.get("validation")
+        if held is not None:
+            scale = held["truth2"].sum()
+            self.validation_error = {"identity": math.sqrt(held["yy"].sum() / scale)}
+            for ridge in ridges:
+                weights = self._solve(train["gram"], train["rhs"], ridge)
+                self.validation_error[ridge] = math.sqrt(self._error(weights, held).sum().clamp_min(0) / scale)
+            self.ridge = min(ridges, key=lambda r: self.validation_error[r])
+            total = {key: train[key] + held[key] for key in train}
+        else:
+            self.ridge, total = min(ridges), train
+        self.weights = self._solve(total["gram"], total["rhs"], self.ridge)
+        count = total["count"]
+        self.channel_scale = (total["truth_sq"] / count - (total["truth_sum"] / count) ** 2).clamp_min(1e-20).sqrt()
+        return self
+
+    def predict(self, first) -> torch.Tensor:
+        """Predicted scattering coefficients (B, C, h, w) of the true images behind first reconstructions."""
+        if self.weights is None:
+            raise ValueError("the estimator has not been fitted yet; call fit() first.")
+        s = self._domain(self.scatter(first))
+        correction = (self._features(s) @ self.weights.to(s.device)).reshape(s.shape[0], *s.shape[2:], -1)
+        return self._from_domain(s + correction.permute(0, 3, 1, 2)).float()
+
+    # -- persistence --------------------------------------------------------------------------------------
+
+    def save(self, path) -> None:
+        """Save the fitted estimator (weights, scattering parameters, metadata) to a torch file."""
+        if self.weights is None:
+            raise ValueError("the estimator has not been fitted yet; call fit() first.")
+        state = {"format": "invscat.ScatteringEstimator", "version": FORMAT_VERSION,
+                 "scattering": {"J": self.J, "L": self.L, "max_order": self.max_order},
+                 "radius": self.radius, "log": self.log, "metadata": self.metadata,
+                 "weights": self.weights.float(), "ridge": self.ridge, "offset": self.offset.float(),
+                 "channel_scale": self.channel_scale.float(),
+                 "validation_error": {str(k): v for k, v in self.validation_error.items()}}
+        path = Path(path)
+        temporary = path.with_name(path.name + ".partial")
+        torch.save(state, temporary)
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, path, **expected) -> "ScatteringEstimator":
+        """Load an estimator saved by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+        **expected
+            Metadata the estimator must have been fitted for (e.g. ``task='tomo', views=30, shape=(128, 128)``);
+            a mismatch is a ``ValueError`` that names it.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such estimator file.")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            raise ValueError(f"{path}: not an invscat estimator file (it could not be read).") from None
+        if not isinstance(state, dict) or state.get("format") != "invscat.ScatteringEstimator":
+            raise ValueError(f"{path}: not an invscat scattering estimator.")
+        if state.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: estimator format version {state.get('version')} is not supported "
+                             f"(this invscat reads version {FORMAT_VERSION}); refit it with `invscat fit`.")
+        estimator = cls(**state["scattering"], radius=state["radius"], log=state["log"], metadata=state["metadata"])
+        for key, want in expected.items():
+            have = estimator.metadata.get(key)
+            if _normalised(have) != _normalised(want):
+                raise ValueError(f"{path}: the estimator was fitted for {key}={have!r}, not {key}={want!r}; "
+                                 f"fit one for this setting with `invscat fit`.")
+        estimator.weights = state["weights"].double()
+        estimator.ridge, estimator.offset = state["ridge"], state["offset"].double()
+        estimator.channel_scale = state["channel_scale"].double()
+        estimator.validation_error = state["validation_error"]
+        return estimator
+
+
+def _normalised(value):
+    """Metadata compared as saved: tuples as lists, floats rounded."""
+    if isinstance(value, (tuple, list)):
+        return [_normalised(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 6)
+    return value

@@ -1,0 +1,103 @@
+"""Fitting a scattering-domain estimator for a reconstruction task (what ``invscat fit`` runs).
+
+A :class:`Task` fixes the forward model and the first reconstruction (TV with the task's default weight). Training
+pairs are random crops of training images, degraded by the task's model with seeded noise and reconstructed by TV;
+the estimator learns to predict the crops' scattering from that of their TV reconstructions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from invscat import data
+from invscat.reconstruct import Task
+from invscat.estimators.scattering import ScatteringEstimator
+from invscat.io import IMAGE_SUFFIXES, InvscatError, load_image
+
+BUILTIN = "builtin"
+
+
+def training_images(source: str | Path = BUILTIN, size: int = 128, count: int = 192, phantoms: int = 0,
+                    seed: int = 0) -> np.ndarray:
+    """``count`` random square crops (random quarter turns and flips) of training images, plus phantoms.
+
+    Parameters
+    ----------
+    source : 'builtin' or path
+        'builtin': :data:`invscat.data.TRAINING_IMAGES` (disjoint from the test images) at 384x384; or a directory
+        of images (.png, .jpg, .tif, .npy; colour is converted to grey, each image scaled to [0, 1]).
+    size, count, seed
+        Crop side, number of crops, seed of the crop positions.
+    phantoms : int
+        Random ellipse / polygon phantoms added (for CT).
+    """
+    if source == BUILTIN:
+        pool = [data.load_sample(name, max(384, size)) for name in data.TRAINING_IMAGES]
+    else:
+        folder = Path(source)
+        if not folder.is_dir():
+            raise InvscatError(f"{folder}: no such directory of training images.")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InvscatError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in the directory.")
+        pool = [_grey(load_image(p)) for p in files]
+        small = [p.name for p, image in zip(files, pool) if min(image.shape) < size]
+        if small:
+            raise InvscatError(f"{folder}: {small[0]} is smaller than the {size}x{size} training crops.")
+    rng = np.random.default_rng(seed)
+    crops = []
+    for k in range(count):
+        image = pool[k % len(pool)]
+        i, j = (rng.integers(0, s - size + 1) for s in image.shape)
+        crop = np.rot90(image[i:i + size, j:j + size], rng.integers(4))
+        crops.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
+    for k in range(phantoms):
+        crops.append((data.random_ellipses if k % 2 == 0 else data.random_polygons)(size, seed=100 + k))
+    return np.ascontiguousarray(np.stack(crops), dtype=np.float32)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    image = image.mean(axis=-1) if image.ndim == 3 else image
+    low, high = float(image.min()), float(image.max())
+    return (image - low) / (high - low) if high > low else np.zeros_like(image)
+
+
+def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *, J: int = 2, radius: int = 1,
+                  batch: int = 16, seed: int = 0, progress: Callable[[int, int], None] | None = None
+                  ) -> ScatteringEstimator:
+    """Fit a :class:`ScatteringEstimator` for ``task`` on crops of ``images``.
+
+    Parameters
+    ----------
+    task : Task
+    images : 'builtin' or path
+        See :func:`training_images`. CT adds ``count // 4`` random phantoms.
+    count : int
+        Number of training crops.
+    J, radius : int
+        Scattering scales and neighbourhood radius of the estimator.
+    batch : int
+        Pairs per batch of first reconstructions and normal equations.
+    seed : int
+        Seed of the crops, the noise and the validation split.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after every batch.
+    """
+    if isinstance(count, bool) or int(count) != count or count < 2:
+        raise ValueError(f"the number of training crops must be an integer >= 2, got {count}.")
+    truth = training_images(images, task.size, int(count), count // 4 if task.kind == "tomo" else 0, seed)
+    estimator = ScatteringEstimator(J=J, radius=radius, metadata=task.metadata())
+    held = np.random.default_rng(seed).random(len(truth)) < 0.2
+    held[0] = False
+    for start in range(0, len(truth), batch):
+        chunk = slice(start, start + batch)
+        first = task.first_reconstruction(task.measure(truth[chunk], seed + 1000 + start))
+        for split, mask in (("train", ~held[chunk]), ("validation", held[chunk])):
+            if mask.any():
+                estimator.partial_fit(first[mask], truth[chunk][mask], split)
+        if progress is not None:
+            progress(min(start + batch, len(truth)), len(truth))
+    return estimator.fit()
