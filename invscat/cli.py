@@ -252,7 +252,7 @@ def superres(
     if not np.isfinite(restored).all():
         raise InvscatError(f"the {method} reconstruction diverged (non-finite values); try a smaller --lam.")
     metrics = {"task": "superres", "method": method, "factor": factor,
-               "lam": lam if lam is not None else R.DEFAULT_LAMBDA.get(("superres", method)), "noise": noise,
+               "lam": result.lam, "noise": noise,
                "simulated": simulate, **_quality(restored, truth_image), "time_s": result.time_s,
                "iterations": result.iterations, "input": str(input)}
     panels = [(f"measurement ({low.shape[-2]}x{low.shape[-1]})", channels_last(low)), (method, restored)]
@@ -328,7 +328,7 @@ def tomo(
         raise InvscatError(f"the {method} reconstruction diverged (non-finite values); try a smaller --lam.")
     metrics = {"task": "tomo", "method": method, "views": int(radon.range_shape[0]), "arc": arc,
                "geometry": geometry.value, "detectors": int(radon.range_shape[1]),
-               "lam": lam if lam is not None else R.DEFAULT_LAMBDA.get(("tomo", method)), "noise": noise,
+               "lam": result.lam, "noise": noise,
                "simulated": simulate, **_quality(image, truth), "time_s": result.time_s,
                "iterations": result.iterations, "input": str(input)}
     panels = [("measurement (sinogram)", sinogram), (method, image)]
@@ -428,6 +428,7 @@ def invert(
     order: Optional[int] = typer.Option(None, "--order", help="Highest order, 1 or 2 (default 2)."),
     padding: Optional[Padding] = typer.Option(None, help="Boundary handling (default periodic)."),
     iters: int = typer.Option(500, help="Iterations."),
+    restarts: int = typer.Option(1, help="White-noise starts descended together; the best is kept."),
     method: Method = typer.Option(Method.adam, help="Optimiser."),
     metrics_json: Optional[Path] = typer.Option(None, "--metrics-json", help="Write metrics (JSON)."),
     figure: Optional[Path] = typer.Option(None, help="Write a side-by-side PNG."),
@@ -445,6 +446,8 @@ def invert(
 
     if iters < 1:
         raise InvscatError(f"the number of iterations must be >= 1, got {iters}.")
+    if restarts < 1:
+        raise InvscatError(f"the number of restarts must be >= 1, got {restarts}.")
     _check_outputs(output, metrics_json, figure)
     torch_device = resolve_device(device.value)
     if input.suffix.lower() == ".npz":
@@ -465,9 +468,10 @@ def invert(
                                  padding=(padding or Padding.periodic).value).to(torch_device)
         with torch.no_grad():
             target = transform(torch.from_numpy(image).to(torch_device))
-    result = run_inversion(target, transform, method=method.value, iters=iters, seed=seed, progress=not quiet)
+    result = run_inversion(target, transform, method=method.value, iters=iters, restarts=restarts, seed=seed,
+                           progress=not quiet)
     restored = result.image.cpu().numpy()
-    metrics = {"task": "invert", "method": method.value, "J": transform.J, "L": transform.L,
+    metrics = {"task": "invert", "method": method.value, "restarts": restarts, "J": transform.J, "L": transform.L,
                "order": transform.max_order, "padding": transform.padding,
                "relative_coefficient_error": result.residual[-1] if result.residual else None,
                "psnr": aligned_psnr(restored, image) if image is not None else None, "ssim": None,

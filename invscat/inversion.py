@@ -55,7 +55,7 @@ def _solve(transform: Scattering2D, target: torch.Tensor, reduce, x0, *, method:
 
 
 def invert(coefficients, transform: Scattering2D, *, x0=None, method: str = "adam", iters: int = 500,
-           tol: float = 1e-9, seed: int = 0, progress: bool = False, callback=None) -> SolverResult:
+           restarts: int = 1, tol: float = 1e-9, seed: int = 0, progress: bool = False, callback=None) -> SolverResult:
     """Reconstruct an image from its scattering coefficients.
 
     Parameters
@@ -72,6 +72,10 @@ def invert(coefficients, transform: Scattering2D, *, x0=None, method: str = "ada
         search stalls on it, where Adam's per-pixel normalised steps keep descending.
     iters : int
         Maximum iterations.
+    restarts : int
+        Descend from this many white-noise starts at once (one batch; with Adam each runs exactly as it would
+        alone) and keep the image with the lowest coefficient error. The loss is not convex: an edge, for one,
+        is recovered from some starts and not from others.
     tol : float
         Stop when the relative change of x falls below ``tol``.
     seed : int
@@ -83,7 +87,8 @@ def invert(coefficients, transform: Scattering2D, *, x0=None, method: str = "ada
     -------
     SolverResult
         ``image`` is a tensor on the transform's device; ``residual`` holds the relative coefficient error
-        ||S x - target|| / ||target|| per iteration.
+        ||S x - target|| / ||target|| per iteration (with restarts, the root mean square over the starts; the
+        final entry is the kept image's).
     """
     device, dtype = transform.psi_0_0.device, torch.float32
     target = torch.as_tensor(np.asarray(coefficients) if not isinstance(coefficients, torch.Tensor) else coefficients)
@@ -93,12 +98,25 @@ def invert(coefficients, transform: Scattering2D, *, x0=None, method: str = "ada
         raise ValueError(f"the coefficients have shape {tuple(target.shape)} but this transform gives {expected}.")
     if not torch.isfinite(target).all():
         raise ValueError("the coefficients contain NaN or infinite values.")
+    if isinstance(restarts, bool) or int(restarts) != restarts or restarts < 1:
+        raise ValueError(f"the number of restarts must be an integer >= 1, got {restarts}.")
+    if x0 is not None and restarts > 1:
+        raise ValueError("restarts need random starts; pass x0 or restarts, not both.")
     if x0 is None:
-        start = _start(transform.shape, target[0].mean().item(), 0.1, seed, 1, device, dtype)[0]
+        start = _start(transform.shape, target[0].mean().item(), 0.1, seed, int(restarts), device, dtype)
     else:
-        start = torch.as_tensor(np.asarray(x0, np.float32)).to(device)
-    return _solve(transform, target, lambda s: s, start, method=method, iters=iters, tol=tol, progress=progress,
-                  callback=callback, name=f"invert-{method}")
+        start = torch.as_tensor(np.asarray(x0, np.float32)).to(device)[None]
+    count = start.shape[0]
+    # the starts are independent: their objective is the sum of theirs, normalised as one start's
+    result = _solve(transform, target.expand(count, *target.shape), lambda s: s, start, method=method, iters=iters,
+                    tol=tol, progress=progress, callback=callback, name=f"invert-{method}")
+    with torch.no_grad():
+        errors = torch.linalg.vector_norm((transform(result.image) - target).flatten(1), dim=1)
+    best = int(torch.argmin(errors))
+    result.image = result.image[best]
+    if result.residual:
+        result.residual[-1] = (errors[best] / torch.linalg.vector_norm(target)).item()
+    return result
 
 
 def averaged_moments(transform: Scattering2D, x: torch.Tensor) -> torch.Tensor:

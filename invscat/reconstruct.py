@@ -42,6 +42,7 @@ DEFAULT_LAMBDA = {
     ("tomo", "tikhonov"): 1e-2,
     ("tomo", "tv"): 1e-3,
     ("tomo", "l1"): 3e-3,
+    # for estimators without a tuned weight of their own (the shipped ones carry theirs: tune_lambdas --scattering)
     ("superres", "scattering"): 1e-4,
     ("tomo", "scattering"): 1e-4,
 }
@@ -71,6 +72,7 @@ def _variational(task, A, y, method, lam, iters, *, nonnegative=False, **options
         result = fista(A, y, WaveletL1("db4", levels=3), weight, iters=iters, **options)
     if isinstance(result.image, torch.Tensor):  # solved on a device; the task API returns numpy
         result.image = result.image.cpu().numpy()
+    result.lam = lam
     return result
 
 
@@ -143,17 +145,19 @@ def _arc_degrees(radon: Radon) -> float:
     return round(float(np.rad2deg(step) * angles.size), 4)
 
 
-def _scattering(task: "Task", A, y, first: np.ndarray, estimator, lam, iters, nonnegative: bool,
-                **options) -> SolverResult:
+def _scattering(task: "Task", A, y, estimator, lam, iters, nonnegative: bool, **options) -> SolverResult:
     """TV first, then the scattering-prior objective from it (:func:`invscat.solvers.scattering_solve`)."""
     if estimator is None:
         estimator = pretrained.load(task)
-    elif not isinstance(estimator, ScatteringEstimator):
+    elif isinstance(estimator, ScatteringEstimator):
+        estimator.check(strict=False, **task.checked_metadata())
+    else:
         estimator = ScatteringEstimator.load(estimator, **task.checked_metadata())
-    lam = DEFAULT_LAMBDA[task.kind, "scattering"] if lam is None else lam
+    if lam is None:  # the weight tuned for a shipped estimator travels with it
+        lam = estimator.lam if estimator.lam is not None else DEFAULT_LAMBDA[task.kind, "scattering"]
     iters = DEFAULT_ITERS["scattering"] if iters is None else int(iters)
     norm2 = A.norm() ** 2
-    start = torch.as_tensor(first)
+    start = torch.as_tensor(_variational(task.kind, A, y, "tv", None, None, nonnegative=nonnegative).image)
     if isinstance(y, torch.Tensor):
         start = start.to(y.device)
     regularizer = ScatteringRegularizer.from_estimator(estimator, start)
@@ -161,6 +165,7 @@ def _scattering(task: "Task", A, y, first: np.ndarray, estimator, lam, iters, no
                               iters=iters, nonnegative=nonnegative, **options)
     if isinstance(result.image, torch.Tensor):
         result.image = result.image.cpu().numpy()
+    result.lam = lam
     return result
 
 
@@ -255,8 +260,7 @@ def superres(low, factor: int, method: str = "tv", *, lam: float | None = None, 
         return _direct(estimator.predict(low), method, start)
     y = torch.from_numpy(low).to(device) if device is not None else low
     if method == "scattering":
-        first = _variational("superres", A, y, "tv", None, None).image
-        return _timed(_scattering(Task("superres", factor=factor, noise=noise), A, y, first, estimator, lam, iters,
+        return _timed(_scattering(Task("superres", factor=factor, noise=noise), A, y, estimator, lam, iters,
                                   nonnegative=False, reference=reference, progress=progress), start)
     return _variational("superres", A, y, method, lam, iters, reference=reference, progress=progress)
 
@@ -322,9 +326,7 @@ def tomo(sinogram, radon: Radon, method: str = "tv", *, lam: float | None = None
         return _direct(estimator.predict(sinogram), method, start)
     y = torch.from_numpy(sinogram).to(device) if device is not None else sinogram
     if method == "scattering":
-        task = Task.from_radon(radon, noise)
-        first = _variational("tomo", radon, y, "tv", None, None, nonnegative=True).image
-        return _timed(_scattering(task, radon, y, first, estimator, lam, iters, nonnegative=True,
+        return _timed(_scattering(Task.from_radon(radon, noise), radon, y, estimator, lam, iters, nonnegative=True,
                                   reference=reference, progress=progress), start)
     return _variational("tomo", radon, y, method, lam, iters, nonnegative=True, reference=reference,
                         progress=progress)

@@ -137,3 +137,44 @@ def test_no_partial_outputs_when_the_figure_folder_is_missing(tmp_path, small_pn
     out = tmp_path / "out.png"
     result = run("superres", small_png, "-o", out, "--simulate", "--factor", 2, "--figure", tmp_path / "no" / "f.png")
     assert_one_sentence_error(result, out)
+
+
+def test_fit_then_reconstruct_with_the_estimator(tmp_path, small_png):
+    estimator = tmp_path / "sr_x2.pt"
+    result = run("fit", "superres", "--factor", 2, "--size", 32, "--count", 6, "-o", estimator, "--quiet")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "sr.npy"
+    result = run("superres", small_png, "-o", out, "--simulate", "--factor", 2, "--method", "scattering",
+                 "--estimator", estimator, "--iters", 5, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert np.load(out).shape == (64, 64)
+    # an estimator for another task is refused in one sentence, and nothing is written
+    out4 = tmp_path / "x4.npy"
+    result = run("superres", small_png, "-o", out4, "--simulate", "--factor", 4, "--method", "scattering",
+                 "--estimator", estimator, "--quiet")
+    assert_one_sentence_error(result, out4)
+    assert "factor=2, not factor=4" in result.stderr
+
+
+def test_tomo_scattering_without_a_shipped_estimator_says_how_to_fit_one(tmp_path, small_png):
+    out = tmp_path / "ct.npy"
+    result = run("tomo", small_png, "-o", out, "--simulate", "--views", 45, "--method", "scattering", "--quiet")
+    assert_one_sentence_error(result, out)
+    assert "invscat fit tomo --size 64 --views 45" in result.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["superres", "--count", 1], "--count >= 2"),
+    (["tomo", "--size", 8], "--size >= 16"),
+    (["superres", "--noise", "nan"], "noise level"),
+    (["superres", "--images", "/no/such/folder"], "no such directory"),
+    (["superres", "-o", "e.npy"], "must end in .pt"),
+    (["superres", "-o", "no/e.pt"], "does not exist"),
+])
+def test_fit_bad_input(tmp_path, monkeypatch, args, words):
+    monkeypatch.chdir(tmp_path)
+    out = Path(args[args.index("-o") + 1]) if "-o" in args else tmp_path / "e.pt"
+    result = run("fit", *args, *([] if "-o" in args else ["-o", out]), "--quiet")
+    written = tmp_path / out
+    assert_one_sentence_error(result, written if written.parent.is_dir() else tmp_path / written.name)
+    assert words in result.stderr

@@ -14,3 +14,24 @@ def test_sparse_view_fbp_example(tmp_path):
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 10_000
     assert "PSNR" in result.stdout
+
+
+def run_example(script, *arguments, timeout=300):
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / script), *arguments], capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_superres_example(tmp_path):
+    out = tmp_path / "sr.png"
+    stdout = run_example("superres.py", "--images", "brick", "--size", "64", "-o", str(out))
+    assert out.stat().st_size > 10_000
+    assert all(f" {method} " in stdout for method in ("linear", "tv", "l1", "scattering"))
+
+
+def test_tomography_example(tmp_path):
+    out = tmp_path / "ct.png"
+    stdout = run_example("tomography.py", "--images", "shepp_logan", "--geometries", "sparse", "-o", str(out))
+    assert (tmp_path / "ct_shepp_logan_sparse.png").stat().st_size > 10_000
+    assert "scattering" in stdout

@@ -50,6 +50,9 @@ class ScatteringEstimator:
     validation_error : dict
         Relative validation error of the predicted scattering for each ridge weight tried, and of the
         first reconstruction's own scattering (key ``'identity'``).
+    lam : float or None
+        The weight of the scattering prior tuned for this estimator (relative to ||A||^2), if any; saved with
+        it and used by ``method='scattering'`` when no weight is given.
     """
 
     def __init__(self, J: int = 2, L: int = 8, max_order: int = 2, radius: int = 1, log: bool = False,
@@ -58,7 +61,7 @@ class ScatteringEstimator:
             raise ValueError(f"the neighbourhood radius must be an integer >= 0, got {radius}.")
         self.J, self.L, self.max_order, self.radius, self.log = int(J), int(L), int(max_order), int(radius), bool(log)
         self.metadata = dict(metadata or {})
-        self.weights = self.ridge = self.channel_scale = self.offset = None
+        self.weights = self.ridge = self.channel_scale = self.offset = self.lam = None
         self.validation_error: dict = {}
         self._sums: dict = {}
         self._transforms: dict = {}
@@ -100,11 +103,6 @@ class ScatteringEstimator:
     @staticmethod
     def _targets(s: torch.Tensor) -> torch.Tensor:
         return s.permute(0, 2, 3, 1).reshape(-1, s.shape[1])
-
-    def _centre(self) -> slice:
-        """Columns of the features that hold each channel at the predicted position itself."""
-        k = (2 * self.radius + 1) ** 2
-        return slice(k // 2, self.n_channels * k, k)
 
     def partial_fit(self, first, truth, split: str = "train") -> "ScatteringEstimator":
         """Accumulate the normal equations of a batch of (first reconstruction, true image) pairs.
@@ -200,6 +198,18 @@ class ScatteringEstimator:
         correction = (self._features(s) @ self.weights.to(s.device)).reshape(s.shape[0], *s.shape[2:], -1)
         return self._from_domain(s + correction.permute(0, 3, 1, 2)).float()
 
+    def check(self, name: str = "the estimator", strict: bool = True, **expected) -> None:
+        """Raise a ``ValueError`` naming the first metadata entry that differs from ``expected``.
+
+        With ``strict=False`` an entry the estimator does not record is not checked (an estimator fitted through
+        the Python API without metadata is taken as the user's responsibility).
+        """
+        for key, want in expected.items():
+            have = self.metadata.get(key)
+            if (strict or key in self.metadata) and _normalised(have) != _normalised(want):
+                raise ValueError(f"{name}: the estimator was fitted for {key}={have!r}, not {key}={want!r}; "
+                                 f"fit one for this setting with `invscat fit`.")
+
     # -- persistence --------------------------------------------------------------------------------------
 
     def save(self, path) -> None:
@@ -210,7 +220,7 @@ class ScatteringEstimator:
                  "scattering": {"J": self.J, "L": self.L, "max_order": self.max_order},
                  "radius": self.radius, "log": self.log, "metadata": self.metadata,
                  "weights": self.weights.float(), "ridge": self.ridge, "offset": self.offset.float(),
-                 "channel_scale": self.channel_scale.float(),
+                 "channel_scale": self.channel_scale.float(), "lam": self.lam,
                  "validation_error": {str(k): v for k, v in self.validation_error.items()}}
         path = Path(path)
         temporary = path.with_name(path.name + ".partial")
@@ -241,15 +251,12 @@ class ScatteringEstimator:
             raise ValueError(f"{path}: estimator format version {state.get('version')} is not supported "
                              f"(this invscat reads version {FORMAT_VERSION}); refit it with `invscat fit`.")
         estimator = cls(**state["scattering"], radius=state["radius"], log=state["log"], metadata=state["metadata"])
-        for key, want in expected.items():
-            have = estimator.metadata.get(key)
-            if _normalised(have) != _normalised(want):
-                raise ValueError(f"{path}: the estimator was fitted for {key}={have!r}, not {key}={want!r}; "
-                                 f"fit one for this setting with `invscat fit`.")
+        estimator.check(str(path), **expected)
         estimator.weights = state["weights"].double()
         estimator.ridge, estimator.offset = state["ridge"], state["offset"].double()
         estimator.channel_scale = state["channel_scale"].double()
         estimator.validation_error = state["validation_error"]
+        estimator.lam = state.get("lam")
         return estimator
 
 

@@ -1,5 +1,5 @@
 """Scattering-moment matching: R(x) = 0.5 ||(S x - S_hat) / sigma||^2, pulling the image's scattering coefficients
-towards a target S_hat (Dokmanic, Bruna, Mallat & de Hoop 2016, eq. 4), each channel normalised by a scale sigma_c
+towards a target S_hat (Dokmanic, Bruna, Mallat & de Hoop 2016), each channel normalised by a scale sigma_c
 so that the small second-order coefficients count as much as the large low-frequency ones."""
 
 from __future__ import annotations

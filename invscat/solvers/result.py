@@ -34,6 +34,8 @@ class SolverResult:
         True if the relative-change tolerance stopped it before the iteration limit.
     method : str
         The solver's name.
+    lam : float or None
+        The regularisation weight relative to ||A||^2, when :mod:`invscat.reconstruct` chose or was given one.
     """
 
     image: object
@@ -44,6 +46,7 @@ class SolverResult:
     time_s: float = 0.0
     converged: bool = False
     method: str = ""
+    lam: float | None = None
 
 
 Callback = Callable[[int, torch.Tensor, dict], Optional[bool]]

@@ -1,4 +1,4 @@
-"""Reconstruction with a scattering-domain prior (Dokmanic, Bruna, Mallat & de Hoop 2016, eq. 4):
+"""Reconstruction with a scattering-domain prior (Dokmanic, Bruna, Mallat & de Hoop 2016):
 
     min_x  0.5 ||A x - y||^2 + lam R_S(x) + mu TV_eps(x),
 

@@ -1,0 +1,143 @@
+"""Scattering-domain estimators, the scattering regulariser and the `scattering` reconstruction method."""
+
+import numpy as np
+import pytest
+import torch
+
+from invscat import data, metrics
+from invscat import reconstruct as R
+from invscat.estimators import ScatteringEstimator, pretrained
+from invscat.regularizers import ScatteringRegularizer
+from invscat.scattering import Scattering2D
+from invscat.solvers import scattering_solve
+from conftest import cuda
+
+
+def smooth_images(count, size=32, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.stack([data.random_ellipses(size, count=6, seed=int(s)) for s in rng.integers(0, 10**6, count)])
+
+
+def test_estimator_beats_identity_on_a_learnable_degradation():
+    """A blur changes the scattering predictably: the fitted map must predict the sharp image's scattering
+    better than the blurred image's own scattering does, on images it was not fitted on."""
+    from scipy.ndimage import gaussian_filter
+
+    truth = smooth_images(48)
+    blurred = np.stack([gaussian_filter(x, 1.5) for x in truth])
+    estimator = ScatteringEstimator(J=2, radius=1).fit(blurred[:40], truth[:40])
+    s_true = estimator.scatter(truth[40:])
+    before = torch.linalg.vector_norm(estimator.scatter(blurred[40:]) - s_true)
+    after = torch.linalg.vector_norm(estimator.predict(blurred[40:]).double() - s_true)
+    assert after < 0.5 * before
+    assert estimator.validation_error[estimator.ridge] < estimator.validation_error["identity"]
+
+
+def test_partial_fit_in_batches_equals_one_fit():
+    truth = smooth_images(12, seed=1)
+    first = truth + 0.05 * np.random.default_rng(0).standard_normal(truth.shape).astype(np.float32)
+    whole = ScatteringEstimator(J=2).fit(first, truth, validation=0)
+    batched = ScatteringEstimator(J=2)
+    for k in range(0, 12, 5):
+        batched.partial_fit(first[k:k + 5], truth[k:k + 5])
+    batched.fit(validation=0)
+    torch.testing.assert_close(whole.weights, batched.weights, rtol=1e-6, atol=1e-9)
+
+
+def test_save_load_round_trip_and_checks(tmp_path):
+    truth = smooth_images(8, seed=2)
+    estimator = ScatteringEstimator(J=2, metadata={"task": "tomo", "views": 30, "size": 32}).fit(
+        truth * 0.9, truth, validation=0.25)
+    path = tmp_path / "estimator.pt"
+    estimator.save(path)
+    loaded = ScatteringEstimator.load(path, task="tomo", views=30)
+    torch.testing.assert_close(loaded.predict(truth[:2]), estimator.predict(truth[:2]), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="views=30, not views=60"):
+        ScatteringEstimator.load(path, views=60)
+    state = torch.load(path, weights_only=True)
+    state["version"] = 99
+    torch.save(state, tmp_path / "future.pt")
+    with pytest.raises(ValueError, match="version 99 is not supported"):
+        ScatteringEstimator.load(tmp_path / "future.pt")
+    (tmp_path / "corrupt.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="could not be read"):
+        ScatteringEstimator.load(tmp_path / "corrupt.pt")
+    with pytest.raises(ValueError, match="not been fitted"):
+        ScatteringEstimator().predict(truth)
+
+
+def test_regularizer_is_zero_at_its_target_and_its_gradient_matches_finite_differences():
+    S = Scattering2D(2, (16, 16)).double()
+    x = torch.rand(16, 16, dtype=torch.float64)
+    regularizer = ScatteringRegularizer(S, S(x), torch.rand(S.n_channels) + 0.5)
+    assert regularizer.value(x).item() == pytest.approx(0.0, abs=1e-12)
+    z = torch.rand(16, 16, dtype=torch.float64, requires_grad=True)
+    regularizer.value(z).backward()
+    direction = torch.randn(16, 16, dtype=torch.float64)
+    h = 1e-6
+    with torch.no_grad():
+        numeric = (regularizer.value(z + h * direction) - regularizer.value(z - h * direction)) / (2 * h)
+    assert (z.grad * direction).sum().item() == pytest.approx(numeric.item(), rel=1e-5)
+
+
+def test_regularizer_rejects_a_wrong_target():
+    S = Scattering2D(2, (16, 16))
+    with pytest.raises(ValueError, match="81 scattering channels"):
+        ScatteringRegularizer(S, torch.zeros(5, 4, 4))
+    with pytest.raises(ValueError, match="NaN"):
+        ScatteringRegularizer(S, torch.full((81, 4, 4), float("nan")))
+
+
+def test_oracle_target_improves_on_its_start():
+    """With the true image's scattering as target the objective moves a blurred start towards the truth."""
+    truth = data.shepp_logan(32)
+    A = R.superres_operator((32, 32), 2)
+    y = A(truth)
+    start = R.bicubic(y, 2)
+    S = Scattering2D(2, (32, 32))
+    regularizer = ScatteringRegularizer(S, S(torch.from_numpy(truth)))
+    result = scattering_solve(A, y, regularizer, 1e-3, start, iters=60)
+    assert metrics.psnr(result.image, truth) > metrics.psnr(start, truth) + 1.0
+
+
+@pytest.mark.parametrize("name", ["superres_x2.pt", "superres_x4.pt", "tomo_parallel_30views_180deg_128px_183det.pt",
+                                  "tomo_parallel_90views_120deg_128px_183det.pt"])
+def test_the_default_tasks_ship_an_estimator(name):
+    assert name in pretrained.available()
+
+
+def test_a_setting_without_an_estimator_says_how_to_fit_one():
+    with pytest.raises(ValueError, match="invscat fit tomo --size 128 --views 45"):
+        pretrained.load(R.Task("tomo", views=45))
+
+
+def test_scattering_beats_tv_on_sparse_view_shepp_logan():
+    """The shipped 30-view estimator (fitted on other images) gains over TV on the Shepp-Logan phantom."""
+    truth = data.shepp_logan(128)
+    radon, sinogram = R.simulate_tomo(truth, 30)
+    tv = R.tomo(sinogram, radon, "tv").image
+    scattering = R.tomo(sinogram, radon, "scattering", iters=60).image
+    assert metrics.psnr(scattering, truth) >= metrics.psnr(tv, truth) + 0.5
+
+
+def test_superres_scattering_with_a_user_estimator(tmp_path):
+    task = R.Task("superres", size=32, factor=2)
+    truth = smooth_images(6, size=32, seed=3)
+    first = task.first_reconstruction(task.measure(truth, seed=0))
+    estimator = ScatteringEstimator(J=2, metadata=task.metadata()).fit(first, truth)
+    estimator.save(tmp_path / "x2.pt")
+    _, low = R.simulate_superres(truth[0], 2)
+    result = R.superres(low, 2, "scattering", estimator=tmp_path / "x2.pt", iters=10)
+    assert result.image.shape == (32, 32) and np.isfinite(result.image).all()
+    with pytest.raises(ValueError, match="factor=2, not factor=4"):
+        R.superres(np.zeros((8, 8), np.float32), 4, "scattering", estimator=tmp_path / "x2.pt")
+
+
+@cuda
+def test_superres_scattering_on_cuda_agrees_with_cpu():
+    truth = data.load_sample("brick", 64)
+    _, low = R.simulate_superres(truth, 4)
+    on_cpu = R.superres(low, 4, "scattering", iters=20).image
+    on_gpu = R.superres(low, 4, "scattering", iters=20, device=torch.device("cuda")).image
+    assert isinstance(on_gpu, np.ndarray)
+    assert abs(metrics.psnr(on_gpu, truth) - metrics.psnr(on_cpu, truth)) < 0.1
