@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test bench estimators clean
+.PHONY: demo test test-slow bench estimators clean
 
 $(BIN)/invscat: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(BIN)/invscat
 
 test: $(BIN)/invscat
 	$(BIN)/python -m pytest -q
+
+# Checks of published claims that take minutes (the straight-edge recovery: about 3 min on 2 cores).
+test-slow: $(BIN)/invscat
+	$(BIN)/python -m pytest -q -m slow
 
 bench: $(BIN)/invscat
 	$(BIN)/python benchmarks/scattering_speed.py

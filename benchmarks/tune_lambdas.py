@@ -8,10 +8,11 @@ With --scattering, tune the weight of the scattering prior instead (the TV weigh
 super-resolution x4 and for CT with 30 views and with 90 views over 120 degrees, with the shipped estimators.
 Those were fitted on crops of the same training images, which flatters the estimate; the test images never enter.
 
-With --store, each best weight is written into its shipped estimator (ScatteringEstimator.lam), which
-method='scattering' uses when no weight is given.
+--tv-scales also tries multiples of TV's weight in the joint objective. With --store, the best pair is written
+into its shipped estimator (ScatteringEstimator.lam, .tv_weight), which method='scattering' uses when no
+weight is given.
 
-    python benchmarks/tune_lambdas.py [--images 4] [--scattering [--only TEXT] [--store]]
+    python benchmarks/tune_lambdas.py [--images 4] [--scattering [--only TEXT] [--tv-scales 1 0.5] [--store]]
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ def main():
     parser.add_argument("--only", help="with --scattering: only the tasks whose name contains this text")
     parser.add_argument("--store", action="store_true", help="with --scattering: save each best weight in its "
                         "shipped estimator")
+    parser.add_argument("--tv-scales", type=float, nargs="+", default=[1.0],
+                        help="with --scattering: multiples of TV's default weight tried in the joint objective")
     args = parser.parse_args()
     if args.scattering:
-        return tune_scattering(args.images, args.only, args.store)
+        return tune_scattering(args.images, args.only, args.store, args.tv_scales)
     tasks = {
         "superres": (data.training_set((256, 256), args.images),
                      lambda x, k: R.simulate_superres(x, 4, seed=k),
@@ -57,18 +60,20 @@ def main():
             print(f"| {task} | {method} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {best:.0e} |", flush=True)
 
 
-def tune_scattering(count: int, only: str | None = None, store: bool = False):
+def tune_scattering(count: int, only: str | None = None, store: bool = False, tv_scales=(1.0,)):
     ct_images = data.training_set((128, 128), count, phantoms=2)
     tasks = {
         "superres x4": (data.training_set((256, 256), count), lambda x, k: R.simulate_superres(x, 4, seed=k),
-                        lambda A, y, lam: R.superres(y, 4, "scattering", lam=lam), R.Task("superres", factor=4)),
+                        lambda A, y, lam, e: R.superres(y, 4, "scattering", lam=lam, estimator=e),
+                        R.Task("superres", factor=4)),
         "tomo 30 views": (ct_images, lambda x, k: R.simulate_tomo(x, 30, seed=k),
-                          lambda A, y, lam: R.tomo(y, A, "scattering", lam=lam), R.Task("tomo", views=30)),
+                          lambda A, y, lam, e: R.tomo(y, A, "scattering", lam=lam, estimator=e),
+                          R.Task("tomo", views=30)),
         "tomo 90 views / 120 deg": (ct_images, lambda x, k: R.simulate_tomo(x, 90, arc_degrees=120, seed=k),
-                                    lambda A, y, lam: R.tomo(y, A, "scattering", lam=lam),
+                                    lambda A, y, lam, e: R.tomo(y, A, "scattering", lam=lam, estimator=e),
                                     R.Task("tomo", views=90, arc=120)),
     }
-    print("| task | TV | " + " | ".join(f"{lam:.0e}" for lam in SCATTERING_GRID) + " | best |")
+    print("| task | TV weight | TV alone | " + " | ".join(f"{lam:.0e}" for lam in SCATTERING_GRID) + " |")
     print("|" + "---|" * (len(SCATTERING_GRID) + 3))
     for task, (images, simulate, solve, spec) in tasks.items():
         if only and only not in task:
@@ -76,13 +81,17 @@ def tune_scattering(count: int, only: str | None = None, store: bool = False):
         problems = [simulate(x, k) for k, x in enumerate(images)]
         tv = np.mean([metrics.psnr((R.superres(y, 4, "tv") if task.startswith("superres") else R.tomo(y, A, "tv")).image, x)
                       for x, (A, y) in zip(images, problems)])
-        scores = [np.mean([metrics.psnr(solve(A, y, lam).image, x) for x, (A, y) in zip(images, problems)])
-                  for lam in SCATTERING_GRID]
-        best = SCATTERING_GRID[int(np.argmax(scores))]
-        print(f"| {task} | {tv:.2f} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {best:.0e} |", flush=True)
+        estimator, best = pretrained.load(spec), (-np.inf, None, None)
+        for scale in tv_scales:
+            estimator.tv_weight = scale * R.DEFAULT_LAMBDA[spec.kind, "tv"]
+            scores = [np.mean([metrics.psnr(solve(A, y, lam, estimator).image, x) for x, (A, y) in zip(images, problems)])
+                      for lam in SCATTERING_GRID]
+            best = max(best, (max(scores), SCATTERING_GRID[int(np.argmax(scores))], estimator.tv_weight))
+            print(f"| {task} | {estimator.tv_weight:.1e} | {tv:.2f} | " + " | ".join(f"{s:.2f}" for s in scores)
+                  + " |", flush=True)
+        print(f"best for {task}: lam {best[1]:.0e}, TV weight {best[2]:.1e} ({best[0]:.2f} dB)")
         if store:
-            estimator = pretrained.load(spec)
-            estimator.lam = best
+            estimator.lam, estimator.tv_weight = best[1], best[2]
             estimator.save(pretrained.DIRECTORY / pretrained.filename(spec))
 
 

@@ -161,7 +161,8 @@ def _scattering(task: "Task", A, y, estimator, lam, iters, nonnegative: bool, **
     if isinstance(y, torch.Tensor):
         start = start.to(y.device)
     regularizer = ScatteringRegularizer.from_estimator(estimator, start)
-    result = scattering_solve(A, y, regularizer, lam * norm2, start, mu=DEFAULT_LAMBDA[task.kind, "tv"] * norm2,
+    mu = estimator.tv_weight if estimator.tv_weight is not None else DEFAULT_LAMBDA[task.kind, "tv"]
+    result = scattering_solve(A, y, regularizer, lam * norm2, start, mu=mu * norm2,
                               iters=iters, nonnegative=nonnegative, **options)
     if isinstance(result.image, torch.Tensor):
         result.image = result.image.cpu().numpy()

@@ -50,9 +50,9 @@ class ScatteringEstimator:
     validation_error : dict
         Relative validation error of the predicted scattering for each ridge weight tried, and of the
         first reconstruction's own scattering (key ``'identity'``).
-    lam : float or None
-        The weight of the scattering prior tuned for this estimator (relative to ||A||^2), if any; saved with
-        it and used by ``method='scattering'`` when no weight is given.
+    lam, tv_weight : float or None
+        The weights of the scattering prior and of TV tuned for this estimator (relative to ||A||^2), if any;
+        saved with it and used by ``method='scattering'`` (when no weight is given; TV's default otherwise).
     """
 
     def __init__(self, J: int = 2, L: int = 8, max_order: int = 2, radius: int = 1, log: bool = False,
@@ -61,7 +61,7 @@ class ScatteringEstimator:
             raise ValueError(f"the neighbourhood radius must be an integer >= 0, got {radius}.")
         self.J, self.L, self.max_order, self.radius, self.log = int(J), int(L), int(max_order), int(radius), bool(log)
         self.metadata = dict(metadata or {})
-        self.weights = self.ridge = self.channel_scale = self.offset = self.lam = None
+        self.weights = self.ridge = self.channel_scale = self.offset = self.lam = self.tv_weight = None
         self.validation_error: dict = {}
         self._sums: dict = {}
         self._transforms: dict = {}
@@ -220,7 +220,7 @@ class ScatteringEstimator:
                  "scattering": {"J": self.J, "L": self.L, "max_order": self.max_order},
                  "radius": self.radius, "log": self.log, "metadata": self.metadata,
                  "weights": self.weights.float(), "ridge": self.ridge, "offset": self.offset.float(),
-                 "channel_scale": self.channel_scale.float(), "lam": self.lam,
+                 "channel_scale": self.channel_scale.float(), "lam": self.lam, "tv_weight": self.tv_weight,
                  "validation_error": {str(k): v for k, v in self.validation_error.items()}}
         path = Path(path)
         temporary = path.with_name(path.name + ".partial")
@@ -256,7 +256,7 @@ class ScatteringEstimator:
         estimator.ridge, estimator.offset = state["ridge"], state["offset"].double()
         estimator.channel_scale = state["channel_scale"].double()
         estimator.validation_error = state["validation_error"]
-        estimator.lam = state.get("lam")
+        estimator.lam, estimator.tv_weight = state.get("lam"), state.get("tv_weight")
         return estimator
 
 
