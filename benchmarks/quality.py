@@ -46,16 +46,17 @@ def test_images(size: int, phantoms: bool) -> dict:
 
 
 def oracle(task: R.Task, A, y, truth, nonnegative: bool) -> np.ndarray:
-    """The scattering objective of ``method='scattering'`` with S(truth) as its target, from the TV image."""
+    """The scattering objective of ``method='scattering'`` (same weights) with S(truth) as its target, from the TV
+    image."""
     estimator = pretrained.load(task)
     first = torch.as_tensor(R.superres(y, task.factor, "tv").image if task.kind == "superres"
                             else R.tomo(y, A, "tv").image)
     target = estimator.scatter(truth[None])[0]
     regularizer = ScatteringRegularizer(estimator.transform(truth.shape), target, estimator.channel_scale)
     norm2 = A.norm() ** 2
-    return scattering_solve(A, y, regularizer, R.DEFAULT_LAMBDA[task.kind, "scattering"] * norm2, first,
-                            mu=R.DEFAULT_LAMBDA[task.kind, "tv"] * norm2, iters=R.DEFAULT_ITERS["scattering"],
-                            nonnegative=nonnegative).image
+    lam, mu = R.scattering_weights(task.kind, estimator)
+    return scattering_solve(A, y, regularizer, lam * norm2, first, mu=mu * norm2,
+                            iters=R.DEFAULT_ITERS["scattering"], nonnegative=nonnegative).image
 
 
 def table(title: str, images: dict, methods, simulate, solve, cutoff: float) -> tuple[str, dict]:

@@ -145,6 +145,14 @@ def _arc_degrees(radon: Radon) -> float:
     return round(float(np.rad2deg(step) * angles.size), 4)
 
 
+def scattering_weights(kind: str, estimator: ScatteringEstimator) -> tuple[float, float]:
+    """(lam, mu) of ``method='scattering'``, relative to ||A||^2: those tuned for the estimator and saved with it
+    (``benchmarks/tune_lambdas.py --scattering --store``), else the task's defaults."""
+    lam = estimator.lam if estimator.lam is not None else DEFAULT_LAMBDA[kind, "scattering"]
+    mu = estimator.tv_weight if estimator.tv_weight is not None else DEFAULT_LAMBDA[kind, "tv"]
+    return lam, mu
+
+
 def _scattering(task: "Task", A, y, estimator, lam, iters, nonnegative: bool, **options) -> SolverResult:
     """TV first, then the scattering-prior objective from it (:func:`invscat.solvers.scattering_solve`)."""
     if estimator is None:
@@ -153,15 +161,14 @@ def _scattering(task: "Task", A, y, estimator, lam, iters, nonnegative: bool, **
         estimator.check(strict=False, **task.checked_metadata())
     else:
         estimator = ScatteringEstimator.load(estimator, **task.checked_metadata())
-    if lam is None:  # the weight tuned for a shipped estimator travels with it
-        lam = estimator.lam if estimator.lam is not None else DEFAULT_LAMBDA[task.kind, "scattering"]
+    default_lam, mu = scattering_weights(task.kind, estimator)
+    lam = default_lam if lam is None else lam
     iters = DEFAULT_ITERS["scattering"] if iters is None else int(iters)
     norm2 = A.norm() ** 2
     start = torch.as_tensor(_variational(task.kind, A, y, "tv", None, None, nonnegative=nonnegative).image)
     if isinstance(y, torch.Tensor):
         start = start.to(y.device)
     regularizer = ScatteringRegularizer.from_estimator(estimator, start)
-    mu = estimator.tv_weight if estimator.tv_weight is not None else DEFAULT_LAMBDA[task.kind, "tv"]
     result = scattering_solve(A, y, regularizer, lam * norm2, start, mu=mu * norm2,
                               iters=iters, nonnegative=nonnegative, **options)
     if isinstance(result.image, torch.Tensor):
