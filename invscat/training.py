@@ -13,9 +13,9 @@ from typing import Callable
 import numpy as np
 
 from invscat import data
-from invscat.reconstruct import Task
 from invscat.estimators.scattering import ScatteringEstimator
 from invscat.io import IMAGE_SUFFIXES, InvscatError, load_image
+from invscat.reconstruct import Task
 
 BUILTIN = "builtin"
 

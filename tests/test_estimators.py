@@ -141,3 +141,16 @@ def test_superres_scattering_on_cuda_agrees_with_cpu():
     on_gpu = R.superres(low, 4, "scattering", iters=20, device=torch.device("cuda")).image
     assert isinstance(on_gpu, np.ndarray)
     assert abs(metrics.psnr(on_gpu, truth) - metrics.psnr(on_cpu, truth)) < 0.1
+
+
+def test_training_crops_from_a_folder_of_images(tmp_path):
+    from invscat.io import InvscatError, save_image
+    from invscat.training import training_images
+
+    save_image(tmp_path / "a.png", data.shepp_logan(48))
+    np.save(tmp_path / "b.npy", 5 + 3 * data.random_ellipses(40).astype(np.float32))
+    crops = training_images(tmp_path, size=32, count=6, phantoms=2)
+    assert crops.shape == (8, 32, 32) and crops.dtype == np.float32
+    assert crops.min() >= 0 and crops.max() <= 1  # each image scaled to [0, 1]
+    with pytest.raises(InvscatError, match="smaller than the 64x64"):
+        training_images(tmp_path, size=64, count=2)
