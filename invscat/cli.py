@@ -385,7 +385,7 @@ def fit(
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
-            job = bar.add_task("fitting (TV reconstructions)", total=count + (count // 4 if task == "tomo" else 0))
+            job = bar.add_task("fitting (TV reconstructions)", total=count)
             estimator = fit_estimator(spec, images, count, J=J, radius=radius, seed=seed,
                                       progress=lambda done, total: bar.update(job, completed=done, total=total))
     estimator.save(output)

@@ -96,6 +96,8 @@ class Task:
     def __post_init__(self):
         if self.kind not in TASKS:
             raise ValueError(f"unknown task {self.kind!r}; expected one of {', '.join(TASKS)}.")
+        if isinstance(self.factor, bool) or int(self.factor) != self.factor or self.factor < 1:
+            raise ValueError(f"the super-resolution factor must be an integer >= 1, got {self.factor}.")
         if self.kind == "superres" and self.size % self.factor:
             raise ValueError(f"the training crop size {self.size} must be a multiple of the factor {self.factor}.")
 
@@ -106,8 +108,7 @@ class Task:
 
     def measure(self, images: np.ndarray, seed: int) -> np.ndarray:
         """Simulated measurements of images (B, size, size), each with its own seeded noise."""
-        A = self.operator()
-        return np.stack([gaussian_noise(A(x), self.noise, seed + k) for k, x in enumerate(images)])
+        return _noisy(self.operator()(images), self.noise, seed)
 
     def first_reconstruction(self, measurements: np.ndarray) -> np.ndarray:
         """The TV reconstructions the estimator takes as input (batched)."""

@@ -165,6 +165,7 @@ def test_tomo_scattering_without_a_shipped_estimator_says_how_to_fit_one(tmp_pat
 
 @pytest.mark.parametrize("args, words", [
     (["superres", "--count", 1], "--count >= 2"),
+    (["superres", "--factor", 0], "factor must be an integer >= 1"),
     (["tomo", "--size", 8], "--size >= 16"),
     (["superres", "--noise", "nan"], "noise level"),
     (["superres", "--images", "/no/such/folder"], "no such directory"),

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from invscat.scattering import Scattering2D
+from invscat.scattering.transform import n_channels
 
 FORMAT_VERSION = 1
 RIDGE_GRID = tuple(10.0 ** k for k in range(-6, 3))
@@ -68,8 +69,7 @@ class ScatteringEstimator:
 
     @property
     def n_channels(self) -> int:
-        J, L = self.J, self.L
-        return 1 + L * J + (L * L * J * (J - 1) // 2 if self.max_order == 2 else 0)
+        return n_channels(self.J, self.L, self.max_order)
 
     def transform(self, shape, device=None) -> Scattering2D:
         """The scattering transform the estimator works in, for images of ``shape`` (cached)."""

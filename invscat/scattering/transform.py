@@ -137,6 +137,11 @@ class _Modulus(torch.autograd.Function):
         return torch.view_as_complex(torch.view_as_real(z) * scale.unsqueeze(-1))
 
 
+def n_channels(J: int, L: int, max_order: int = 2) -> int:
+    """Number of scattering channels: 1 + L J (order 1) + L^2 J (J - 1) / 2 (order 2)."""
+    return 1 + L * J + (L * L * J * (J - 1) // 2 if max_order == 2 else 0)
+
+
 class Scattering2D(nn.Module):
     r"""2D wavelet scattering transform with Morlet wavelets (Mallat 2012; Bruna & Mallat 2013).
 
@@ -233,8 +238,7 @@ class Scattering2D(nn.Module):
     @property
     def n_channels(self) -> int:
         """Number of scattering channels C."""
-        J, L = self.J, self.L
-        return 1 + L * J + (L * L * J * (J - 1) // 2 if self.max_order == 2 else 0)
+        return n_channels(self.J, self.L, self.max_order)
 
     def extra_repr(self) -> str:
         return (f"J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order}, "
