@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from invscat.scattering.filters import filter_bank
 
@@ -19,9 +20,13 @@ def _padded_size(size: int, J: int) -> int:
 # Blocks where a wavelet's spectrum is below this fraction of its peak are skipped when aliasing (their
 # contribution is far below float32 resolution).
 _NEGLIGIBLE = 1e-10
-# Products are formed a few channels at a time so that they stay in cache: on CPU, one batched product of
-# all paths at full resolution is several times slower than the same work done in cache-sized pieces.
-_CHUNK_BYTES = 8 * 2**20
+# On CPU a wavelet layer works through its channels a few at a time, so that its scratch spectra stay in cache
+# and are reused instead of allocated afresh: fresh memory costs a page fault per 4 KiB on first touch, which
+# on the development machine took longer than the FFTs themselves.
+_CHUNK_BYTES = 24 * 2**20
+# With more than this many alias blocks (a large subsampling factor, small blocks), one batched product over all
+# blocks beats looping over them (measured on CPU, forward+backward: 8x at 64x64 J=6 batch 1).
+_LOOP_BLOCKS = 16
 
 
 def _alias_blocks(psi: np.ndarray, k: int):
@@ -41,100 +46,157 @@ def _alias_blocks(psi: np.ndarray, k: int):
     return blocks[kept] / k**2, offsets, per_filter
 
 
-# With more than this many alias blocks (a large subsampling factor, small blocks), one batched product over all
-# blocks beats looping over them (measured on CPU, forward+backward: 8x at 64x64 J=6 batch 1).
-_LOOP_BLOCKS = 16
+class _Scale:
+    """What a wavelet layer needs of one scale j, for inputs at resolution res.
+
+    ``blocks`` (nb, L, M/k, N/k, 2): the alias blocks of :func:`_alias_blocks` with each value twice, interleaved
+    like the (real, imaginary) pairs of a complex tensor, so that products with spectra are contiguous;
+    ``offsets``, ``per_filter`` as returned there; ``rows``, ``cols``: the low-pass matrices at resolution j.
+    """
+
+    def __init__(self, blocks, offsets, per_filter, rows, cols):
+        self.blocks, self.offsets, self.rows, self.cols = blocks, offsets, rows, cols
+        self.batched = blocks.shape[0] > _LOOP_BLOCKS
+        self.shape = tuple(blocks.shape[1:4])  # (L, Mk, Nk)
+        # for each filter, the (row, col) offset and the filter values of each of its blocks
+        self.terms = [[(offsets[i], blocks[i, l]) for i in kept] for l, kept in enumerate(per_filter)]
+
+    def _flat_blocks(self, M: int, N: int):
+        """Positions of the kept blocks among all blocks of an M x N grid, row-major, and the blocks (nb, L, P)."""
+        nb, L, Mk, Nk, _ = self.blocks.shape
+        index = [(r // Mk) * (N // Nk) + c // Nk for r, c in self.offsets]
+        return index, self.blocks[..., 0].reshape(nb, L, Mk * Nk)
+
+    def filter(self, x: torch.Tensor, out: torch.Tensor) -> None:
+        r"""``out`` (C, L, Mk, Nk, 2) <- :math:`\sum_b x_b \hat\psi_{l,b}` for spectra ``x`` (C, M, N, 2) (real views)."""
+        L, Mk, Nk = self.shape
+        C, M, N, _ = x.shape
+        if self.batched:
+            # many small blocks: one batched product over all of them, y[c, l, p] = sum_b x[c, b, p] psi[b, l, p]
+            index, blocks = self._flat_blocks(M, N)
+            xb = x.reshape(C, M // Mk, Mk, N // Nk, Nk, 2).permute(0, 5, 1, 3, 2, 4).reshape(2 * C, -1, Mk * Nk)
+            y = torch.einsum("cbp,blp->clp", xb[:, index], blocks)
+            out.copy_(y.reshape(C, 2, L, Mk, Nk).permute(0, 2, 3, 4, 1))
+            return
+        for l, terms in enumerate(self.terms):
+            acc = out[:, l]
+            for n, ((r, c), psi) in enumerate(terms):
+                block = x[:, r:r + Mk, c:c + Nk]
+                torch.mul(block, psi, out=acc) if n == 0 else acc.addcmul_(block, psi)
+
+    def filter_adjoint(self, g: torch.Tensor, into: torch.Tensor) -> None:
+        """Add the adjoint of :meth:`filter` applied to ``g`` (C, L, Mk, Nk, 2) to ``into`` (C, M, N, 2)."""
+        L, Mk, Nk = self.shape
+        C, M, N, _ = into.shape
+        if self.batched:
+            index, blocks = self._flat_blocks(M, N)
+            gb = torch.einsum("clp,blp->cbp", g.permute(0, 4, 1, 2, 3).reshape(2 * C, L, Mk * Nk), blocks)
+            gb = gb.reshape(C, 2, -1, Mk, Nk).permute(0, 2, 3, 4, 1)
+            for n, (r, c) in enumerate(self.offsets):
+                into[:, r:r + Mk, c:c + Nk] += gb[:, n]
+            return
+        for l, terms in enumerate(self.terms):
+            for (r, c), psi in terms:
+                into[:, r:r + Mk, c:c + Nk].addcmul_(g[:, l], psi)
 
 
-def _batched(nb: int, Mk: int, Nk: int) -> bool:
-    return nb > _LOOP_BLOCKS
+def _chunk(channels: int, bytes_per_channel: int, device: torch.device) -> int:
+    """How many channels a wavelet layer processes at once (all of them on a GPU)."""
+    if device.type != "cpu":
+        return channels
+    return max(1, min(channels, _CHUNK_BYTES // bytes_per_channel))
 
 
-def _block_index(offsets, Mk: int, Nk: int, k_cols: int) -> list:
-    """Positions in the row-major k x k grid of blocks of the blocks starting at ``offsets``."""
-    return [(r // Mk) * k_cols + c // Nk for r, c in offsets]
+def _sandwich(rows: torch.Tensor, x: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """``rows @ x @ cols.T`` for a batch of matrices x (..., M, N), as two plain matrix products.
+
+    torch's batched matmul with one shared matrix loops over the batch on CPU; folding the batch into the
+    rows of one product is several times faster.
+    """
+    *batch, M, N = x.shape
+    y = (x.reshape(-1, N) @ cols.T).reshape(-1, M, cols.shape[0])
+    y = y.transpose(1, 2).reshape(-1, M) @ rows.T
+    return y.reshape(*batch, cols.shape[0], rows.shape[0]).transpose(-1, -2)
 
 
-def _blocks_of(x: torch.Tensor, index: list, Mk: int, Nk: int) -> torch.Tensor:
-    """(C, M, N, 2) real view of spectra -> (2C, len(index), Mk * Nk): the listed Mk x Nk blocks, flattened."""
-    C, M, N, _ = x.shape
-    k_rows, k_cols = M // Mk, N // Nk
-    grid = x.reshape(C, k_rows, Mk, k_cols, Nk, 2).permute(0, 5, 1, 3, 2, 4).reshape(2 * C, k_rows * k_cols, Mk * Nk)
-    return grid[:, index]
+def _modulus(z: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    # not torch.abs or hypot: on CPU a product, a fused multiply-add and a root over the strided real and
+    # imaginary parts run two to three times as fast
+    parts = torch.view_as_real(z)
+    real, imag = parts[..., 0], parts[..., 1]
+    return torch.mul(real, real, out=out).addcmul_(imag, imag).sqrt_()
 
 
-class _AliasedFilter(torch.autograd.Function):
-    r"""Filter spectra by L real filters and subsample by k: :math:`\hat y_l = \frac1{k^2}\sum_b \hat x_b \hat\psi_{l,b}`.
+class _WaveletLayer(torch.autograd.Function):
+    r"""One layer of the scattering network, for several scales at once.
 
-    ``spectrum`` (C, M, N) complex, ``blocks`` (nb, L, M/k, N/k) real, ``offsets`` and ``per_filter`` as
-    returned by :func:`_alias_blocks`; returns (C, L, M/k, N/k). The map is linear with real coefficients,
-    so its backward pass gathers the gradient back onto the same blocks.
+    For real images ``u`` (C, M, N) at resolution ``res`` and each scale j of ``scales`` it returns the moduli
+    :math:`U_j = |u \star \psi_{j,\theta}|` subsampled to resolution j, shape (C, L, M/2^{j-res}, N/2^{j-res}),
+    then their averages :math:`S_j = U_j \star \phi_J` subsampled to resolution J. The filtering is a product
+    with the wavelet's aliased spectrum blocks (subsampling in Fourier) and the average two matrix products.
+
+    Channels are processed a few at a time through scratch buffers (see ``_CHUNK_BYTES``); only the complex
+    filtered images :math:`u \star \psi` are kept for the backward pass, which runs the same chain adjointly:
+    modulus, inverse FFT (whose adjoint is an FFT scaled by 1/size), alias blocks, FFT.
     """
 
     @staticmethod
-    def forward(ctx, spectrum, blocks, offsets, per_filter):
-        ctx.save_for_backward(blocks)
-        ctx.offsets, ctx.per_filter, ctx.shape = offsets, per_filter, spectrum.shape
-        C = spectrum.shape[0]
-        nb, L, Mk, Nk = blocks.shape
-        x = torch.view_as_real(spectrum)
-        if _batched(nb, Mk, Nk):
-            # many small blocks (a large subsampling factor): one batched product over all of them, for each
-            # frequency, y[c, l, p] = sum_b x[c, b, p] psi[b, l, p]
-            xb = _blocks_of(x, _block_index(offsets, Mk, Nk, x.shape[2] // Nk), Mk, Nk)
-            out = torch.einsum("cbp,blp->clp", xb, blocks.reshape(nb, L, Mk * Nk))
-            return torch.view_as_complex(out.reshape(C, 2, L, Mk, Nk).permute(0, 2, 3, 4, 1).contiguous())
-        filters = blocks[..., None]
-        out = torch.empty(C, L, Mk, Nk, 2, dtype=x.dtype, device=x.device)
-        chunk = max(1, _CHUNK_BYTES // (L * Mk * Nk * 2 * x.element_size()))
+    def forward(ctx, u, scales):
+        C, M, N = u.shape
+        cdtype = torch.complex128 if u.dtype == torch.float64 else torch.complex64
+        shapes = [s.shape for s in scales]
+        per_channel = 2 * u.element_size() * (M * N + sum(L * Mk * Nk for L, Mk, Nk in shapes))
+        chunk = _chunk(C, per_channel, u.device)
+        filtered = [torch.empty(chunk, *shape, dtype=cdtype, device=u.device) for shape in shapes]
+        moduli = [u.new_empty(C, *shape) for shape in shapes]
+        wavelet = [[] for _ in scales]  # u * psi, chunk by chunk
         for start in range(0, C, chunk):
-            piece = x[start:start + chunk]
-            for l, kept in enumerate(per_filter):
-                acc = out[start:start + chunk, l]
-                for n, i in enumerate(kept):
-                    r, c = offsets[i]
-                    block = piece[:, r:r + Mk, c:c + Nk]
-                    torch.mul(block, filters[i, l], out=acc) if n == 0 else acc.addcmul_(block, filters[i, l])
-        return torch.view_as_complex(out)
+            stop = min(C, start + chunk)
+            n = stop - start
+            spectrum = torch.view_as_real(torch.fft.fft2(u[start:stop]))
+            for scale, f, z, U in zip(scales, filtered, wavelet, moduli):
+                scale.filter(spectrum, torch.view_as_real(f[:n]))
+                z.append(torch.fft.ifft2(f[:n]))
+                _modulus(z[-1], out=U[start:stop])
+        averages = [_sandwich(scale.rows, U, scale.cols) for scale, U in zip(scales, moduli)]
+        ctx.scales, ctx.chunk, ctx.shape, ctx.wavelet = scales, chunk, (C, M, N), wavelet
+        ctx.save_for_backward(*moduli)
+        ctx.set_materialize_grads(False)
+        return (*moduli, *averages)
 
     @staticmethod
-    def backward(ctx, grad_out):
-        (blocks,) = ctx.saved_tensors
-        nb, L, Mk, Nk = blocks.shape
-        g = torch.view_as_real(grad_out)
-        if _batched(nb, Mk, Nk):
-            C, M, N = ctx.shape
-            k_rows, k_cols = M // Mk, N // Nk
-            gl = g.permute(0, 4, 1, 2, 3).reshape(2 * C, L, Mk * Nk)
-            gb = torch.einsum("clp,blp->cbp", gl, blocks.reshape(nb, L, Mk * Nk))
-            full = g.new_zeros(2 * C, k_rows * k_cols, Mk * Nk)
-            full[:, _block_index(ctx.offsets, Mk, Nk, k_cols)] = gb
-            full = full.reshape(C, 2, k_rows, k_cols, Mk, Nk).permute(0, 2, 4, 3, 5, 1).reshape(C, M, N, 2)
-            return torch.view_as_complex(full.contiguous()), None, None, None
-        grad = torch.zeros(*ctx.shape, 2, dtype=g.dtype, device=g.device)
-        filters = blocks[..., None]
-        for l, kept in enumerate(ctx.per_filter):
-            for i in kept:
-                r, c = ctx.offsets[i]
-                grad[:, r:r + Mk, c:c + Nk].addcmul_(g[:, l], filters[i, l])
-        return torch.view_as_complex(grad), None, None, None
-
-
-class _Modulus(torch.autograd.Function):
-    """Complex modulus whose gradient is 0 where z = 0 (a subgradient), computed without complex division."""
-
-    @staticmethod
-    def forward(ctx, z):
-        parts = torch.view_as_real(z)
-        modulus = torch.hypot(parts[..., 0], parts[..., 1])
-        ctx.save_for_backward(z, modulus)
-        return modulus
-
-    @staticmethod
-    def backward(ctx, grad):
-        z, modulus = ctx.saved_tensors
-        scale = (grad / modulus).masked_fill_(modulus == 0, 0)
-        return torch.view_as_complex(torch.view_as_real(z) * scale.unsqueeze(-1))
+    @once_differentiable
+    def backward(ctx, *grads):
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        scales, chunk, (C, M, N) = ctx.scales, ctx.chunk, ctx.shape
+        count = len(scales)
+        wavelet, moduli = ctx.wavelet, ctx.saved_tensors
+        grad_moduli, grad_averages = grads[:count], grads[count:]
+        grad_u = moduli[0].new_empty(C, M, N)
+        grad_spectrum = torch.empty(chunk, M, N, dtype=wavelet[0][0].dtype, device=grad_u.device)
+        grad_wavelet = [torch.empty(chunk, *U.shape[1:], dtype=grad_spectrum.dtype, device=U.device) for U in moduli]
+        for number, start in enumerate(range(0, C, chunk)):
+            stop = min(C, start + chunk)
+            n = stop - start
+            spectrum = grad_spectrum[:n].zero_()
+            for s, scale in enumerate(scales):
+                if grad_averages[s] is not None:
+                    g = _sandwich(scale.rows.T, grad_averages[s][start:stop], scale.cols.T)
+                    if grad_moduli[s] is not None:
+                        g += grad_moduli[s][start:stop]
+                elif grad_moduli[s] is not None:
+                    g = grad_moduli[s][start:stop].clone()
+                else:
+                    continue
+                # d|z| = Re(conj(z) dz) / |z|, taken as 0 where z = 0 (a subgradient)
+                U = moduli[s][start:stop]
+                g.div_(U).masked_fill_(U == 0, 0)
+                grad_z = torch.mul(wavelet[s][number], g, out=grad_wavelet[s][:n])
+                scale.filter_adjoint(torch.view_as_real(torch.fft.fft2(grad_z, norm="forward")),
+                                     torch.view_as_real(spectrum))
+            grad_u[start:stop] = torch.fft.ifft2(spectrum, norm="forward").real
+        return grad_u, None
 
 
 def n_channels(J: int, L: int, max_order: int = 2) -> int:
@@ -225,7 +287,9 @@ class Scattering2D(nn.Module):
         for j, levels in enumerate(bank.psi):
             for res, psi in enumerate(levels):
                 blocks, *self._blocks[j, res] = _alias_blocks(psi, 2 ** (j - res))
-                self.register_buffer(f"psi_{j}_{res}", torch.from_numpy(blocks).float())
+                # each real coefficient twice, interleaved like the (real, imaginary) pairs of a complex tensor
+                interleaved = np.repeat(blocks[..., None], 2, axis=-1)
+                self.register_buffer(f"psi_{j}_{res}", torch.from_numpy(interleaved).float())
         for res in range(self.J):
             self.register_buffer(f"lowpass_rows_{res}", torch.from_numpy(bank.lowpass_rows[res]).float())
             self.register_buffer(f"lowpass_cols_{res}", torch.from_numpy(bank.lowpass_cols[res]).float())
@@ -270,15 +334,15 @@ class Scattering2D(nn.Module):
         """Low-pass by phi and subsample to resolution J: (..., M_res, N_res) -> (..., M_J, N_J)."""
         rows = self._filter(f"lowpass_rows_{res}", u.dtype)
         cols = self._filter(f"lowpass_cols_{res}", u.dtype)
-        return rows @ u @ cols.T
+        return _sandwich(rows, u, cols)
 
-    def _wavelet_modulus(self, spectrum, j, res, dtype):
-        """|u * psi_{j, theta}| for all L angles, subsampled to resolution j, from u's spectrum at res."""
-        blocks = self._filter(f"psi_{j}_{res}", dtype)
-        batch = spectrum.shape[:-2]
-        filtered = _AliasedFilter.apply(spectrum.reshape(-1, *spectrum.shape[-2:]), blocks, *self._blocks[j, res])
-        modulus = _Modulus.apply(torch.fft.ifft2(filtered))
-        return modulus.reshape(*batch, *modulus.shape[1:])
+    def _layer(self, u, res, scales):
+        """Moduli and their averages for the wavelets of ``scales`` on images u (C, M_res, N_res) (see _WaveletLayer)."""
+        parts = [_Scale(self._filter(f"psi_{j}_{res}", u.dtype), *self._blocks[j, res],
+                        self._filter(f"lowpass_rows_{j}", u.dtype), self._filter(f"lowpass_cols_{j}", u.dtype))
+                 for j in scales]
+        outputs = _WaveletLayer.apply(u, parts)
+        return outputs[:len(parts)], outputs[len(parts):]
 
     # -- public API ---------------------------------------------------------------------------------------
 
@@ -287,21 +351,16 @@ class Scattering2D(nn.Module):
         self._check_input(x)
         batch = x.shape[:-2]
         u0 = self._pad(x.reshape(-1, *self.shape))
-        spectrum = torch.fft.fft2(u0)
         order0 = [self._lowpass(u0, 0).unsqueeze(1)]
-        order1, order2 = [], []
-        for j1 in range(self.J):
-            u1 = self._wavelet_modulus(spectrum, j1, 0, x.dtype)
-            order1.append(self._lowpass(u1, j1))
-            if self.max_order < 2 or j1 == self.J - 1:
-                continue
-            spectrum1 = torch.fft.fft2(u1)
+        moduli, order1 = self._layer(u0, 0, range(self.J))
+        order2 = []
+        for j1 in range(self.J - 1 if self.max_order == 2 else 0):
+            u1 = moduli[j1]
+            _, paths = self._layer(u1.reshape(-1, *u1.shape[2:]), j1, range(j1 + 1, self.J))
             # (B, L1, L2, ...) for each j2 > j1, concatenated along L2: Kymatio's (j1, theta1, j2, theta2) order.
-            paths = [self._lowpass(self._wavelet_modulus(spectrum1, j2, j1, x.dtype), j2)
-                     for j2 in range(j1 + 1, self.J)]
-            paths = torch.cat(paths, dim=2)
+            paths = torch.cat([p.reshape(*u1.shape[:2], *p.shape[1:]) for p in paths], dim=2)
             order2.append(paths.reshape(paths.shape[0], -1, *paths.shape[-2:]))
-        out = torch.cat(order0 + order1 + order2, dim=1)
+        out = torch.cat([*order0, *order1, *order2], dim=1)
         return out.reshape(*batch, *out.shape[1:])
 
     def wavelet_moduli(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -322,12 +381,10 @@ class Scattering2D(nn.Module):
         self._check_input(x)
         batch = x.shape[:-2]
         u0 = self._pad(x.reshape(-1, *self.shape))
-        spectrum = torch.fft.fft2(u0)
         top = (self._padded[0] - self.shape[0]) // 2 if self._pad_rows is not None else 0
         left = (self._padded[1] - self.shape[1]) // 2 if self._pad_cols is not None else 0
         moduli = []
-        for j in range(self.J):
-            u1 = self._wavelet_modulus(spectrum, j, 0, x.dtype)
+        for j, u1 in enumerate(self._layer(u0, 0, range(self.J))[0]):
             step = 2**j
             rows = slice(top // step, top // step + -(-self.shape[0] // step))
             cols = slice(left // step, left // step + -(-self.shape[1] // step))
