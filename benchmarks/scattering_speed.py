@@ -1,11 +1,11 @@
 """invscat.Scattering2D against Kymatio 0.3's torch backend, measured side by side in one run.
 
 Prints, for each configuration: filter-bank construction time, forward and forward+backward time (best of
---repeat runs) and peak memory of one forward+backward (CPU: resident set growth, measured in a fresh
+--repeat runs, the two implementations taking turns) and peak memory of one forward+backward (CPU: resident set growth, measured in a fresh
 process; CUDA: torch's peak allocation), with the ratio Kymatio / invscat (> 1 means invscat is faster),
 and the largest coefficient difference between the two.
 
-    python benchmarks/scattering_speed.py [--device cpu|cuda] [--repeat 5]
+    python benchmarks/scattering_speed.py [--device cpu|cuda] [--repeat 10]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+IMPLEMENTATIONS = ("invscat", "kymatio")
 CONFIGS = [  # (side, J, batch)
     (256, 4, 8),
     (64, 3, 64),
@@ -41,16 +42,20 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def best_time(fn, device, repeat):
-    fn()
-    sync(device)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def best_times(fns, device, repeat):
+    """Best of ``repeat`` runs of each function, the functions taking turns so that they share the machine's
+    slow and fast moments alike."""
+    times = {name: [] for name in fns}
+    for fn in fns.values():
         fn()
         sync(device)
-        times.append(time.perf_counter() - start)
-    return min(times)
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: min(t) for name, t in times.items()}
 
 
 def forward_backward(module, x):
@@ -92,13 +97,19 @@ def measure(side, J, batch, device, repeat):
     x = torch.rand(batch, side, side, device=device)
     row = {"config": f"{side}x{side} J={J} batch {batch}"}
     modules = {}
-    for impl in ("invscat", "kymatio"):
+    for impl in IMPLEMENTATIONS:
         start = time.perf_counter()
         modules[impl] = build(impl, side, J, device)
         row[f"{impl}_build"] = time.perf_counter() - start
+
+    def forward(module):
         with torch.no_grad():
-            row[f"{impl}_forward"] = best_time(lambda: modules[impl](x), device, repeat)
-        row[f"{impl}_fwd_bwd"] = best_time(lambda: forward_backward(modules[impl], x), device, repeat)
+            module(x)
+
+    for what, fn in (("forward", forward), ("fwd_bwd", lambda module: forward_backward(module, x))):
+        best = best_times({impl: lambda m=modules[impl]: fn(m) for impl in IMPLEMENTATIONS}, device, repeat)
+        row.update({f"{impl}_{what}": seconds for impl, seconds in best.items()})
+    for impl in IMPLEMENTATIONS:
         row[f"{impl}_peak_mib"] = peak_memory_mib(impl, side, J, batch, device)
     with torch.no_grad():
         row["max_abs_diff"] = (modules["invscat"](x) - modules["kymatio"](x)).abs().max().item()
@@ -108,7 +119,7 @@ def measure(side, J, batch, device, repeat):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--peak-memory", help=argparse.SUPPRESS)
     args = parser.parse_args()

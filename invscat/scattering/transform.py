@@ -23,7 +23,7 @@ _NEGLIGIBLE = 1e-10
 # On CPU a wavelet layer works through its channels a few at a time, so that its scratch spectra stay in cache
 # and are reused instead of allocated afresh: fresh memory costs a page fault per 4 KiB on first touch, which
 # on the development machine took longer than the FFTs themselves.
-_CHUNK_BYTES = 24 * 2**20
+_CHUNK_BYTES = 16 * 2**20
 # With more than this many alias blocks (a large subsampling factor, small blocks), one batched product over all
 # blocks beats looping over them (measured on CPU, forward+backward: 8x at 64x64 J=6 batch 1).
 _LOOP_BLOCKS = 16
@@ -149,15 +149,18 @@ class _WaveletLayer(torch.autograd.Function):
         chunk = _chunk(C, per_channel, u.device)
         filtered = [torch.empty(chunk, *shape, dtype=cdtype, device=u.device) for shape in shapes]
         moduli = [u.new_empty(C, *shape) for shape in shapes]
-        wavelet = [[] for _ in scales]  # u * psi, chunk by chunk
+        wavelet = [[] for _ in scales]  # u * psi, chunk by chunk, kept for the backward pass
+        keep = ctx.needs_input_grad[0]
         for start in range(0, C, chunk):
             stop = min(C, start + chunk)
             n = stop - start
             spectrum = torch.view_as_real(torch.fft.fft2(u[start:stop]))
             for scale, f, z, U in zip(scales, filtered, wavelet, moduli):
                 scale.filter(spectrum, torch.view_as_real(f[:n]))
-                z.append(torch.fft.ifft2(f[:n]))
-                _modulus(z[-1], out=U[start:stop])
+                filtered_image = torch.fft.ifft2(f[:n])
+                _modulus(filtered_image, out=U[start:stop])
+                if keep:
+                    z.append(filtered_image)
         averages = [_sandwich(scale.rows, U, scale.cols) for scale, U in zip(scales, moduli)]
         ctx.scales, ctx.chunk, ctx.shape, ctx.wavelet = scales, chunk, (C, M, N), wavelet
         ctx.save_for_backward(*moduli)
@@ -175,7 +178,6 @@ class _WaveletLayer(torch.autograd.Function):
         grad_moduli, grad_averages = grads[:count], grads[count:]
         grad_u = moduli[0].new_empty(C, M, N)
         grad_spectrum = torch.empty(chunk, M, N, dtype=wavelet[0][0].dtype, device=grad_u.device)
-        grad_wavelet = [torch.empty(chunk, *U.shape[1:], dtype=grad_spectrum.dtype, device=U.device) for U in moduli]
         for number, start in enumerate(range(0, C, chunk)):
             stop = min(C, start + chunk)
             n = stop - start
@@ -192,7 +194,7 @@ class _WaveletLayer(torch.autograd.Function):
                 # d|z| = Re(conj(z) dz) / |z|, taken as 0 where z = 0 (a subgradient)
                 U = moduli[s][start:stop]
                 g.div_(U).masked_fill_(U == 0, 0)
-                grad_z = torch.mul(wavelet[s][number], g, out=grad_wavelet[s][:n])
+                grad_z = wavelet[s][number] * g
                 scale.filter_adjoint(torch.view_as_real(torch.fft.fft2(grad_z, norm="forward")),
                                      torch.view_as_real(spectrum))
             grad_u[start:stop] = torch.fft.ifft2(spectrum, norm="forward").real
