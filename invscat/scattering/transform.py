@@ -58,8 +58,13 @@ class _Scale:
         self.blocks, self.offsets, self.rows, self.cols = blocks, offsets, rows, cols
         self.batched = blocks.shape[0] > _LOOP_BLOCKS
         self.shape = tuple(blocks.shape[1:4])  # (L, Mk, Nk)
-        # for each filter, the (row, col) offset and the filter values of each of its blocks
-        self.terms = [[(offsets[i], blocks[i, l]) for i in kept] for l, kept in enumerate(per_filter)]
+        # for each filter, the index and the filter values of each of its blocks
+        self.terms = [[(i, blocks[i, l]) for i in kept] for l, kept in enumerate(per_filter)]
+
+    def _views(self, x: torch.Tensor) -> list:
+        """The kept blocks of spectra x (C, M, N, 2), as views."""
+        Mk, Nk = self.shape[1:]
+        return [x[:, r:r + Mk, c:c + Nk] for r, c in self.offsets]
 
     def _flat_blocks(self, M: int, N: int):
         """Positions of the kept blocks among all blocks of an M x N grid, row-major, and the blocks (nb, L, P)."""
@@ -78,11 +83,11 @@ class _Scale:
             y = torch.einsum("cbp,blp->clp", xb[:, index], blocks)
             out.copy_(y.reshape(C, 2, L, Mk, Nk).permute(0, 2, 3, 4, 1))
             return
+        views = self._views(x)
         for l, terms in enumerate(self.terms):
             acc = out[:, l]
-            for n, ((r, c), psi) in enumerate(terms):
-                block = x[:, r:r + Mk, c:c + Nk]
-                torch.mul(block, psi, out=acc) if n == 0 else acc.addcmul_(block, psi)
+            for n, (i, psi) in enumerate(terms):
+                torch.mul(views[i], psi, out=acc) if n == 0 else acc.addcmul_(views[i], psi)
 
     def filter_adjoint(self, g: torch.Tensor, into: torch.Tensor) -> None:
         """Add the adjoint of :meth:`filter` applied to ``g`` (C, L, Mk, Nk, 2) to ``into`` (C, M, N, 2)."""
@@ -95,9 +100,10 @@ class _Scale:
             for n, (r, c) in enumerate(self.offsets):
                 into[:, r:r + Mk, c:c + Nk] += gb[:, n]
             return
+        views = self._views(into)
         for l, terms in enumerate(self.terms):
-            for (r, c), psi in terms:
-                into[:, r:r + Mk, c:c + Nk].addcmul_(g[:, l], psi)
+            for i, psi in terms:
+                views[i].addcmul_(g[:, l], psi)
 
 
 def _chunk(channels: int, bytes_per_channel: int, device: torch.device) -> int:
@@ -105,6 +111,16 @@ def _chunk(channels: int, bytes_per_channel: int, device: torch.device) -> int:
     if device.type != "cpu":
         return channels
     return max(1, min(channels, _CHUNK_BYTES // bytes_per_channel))
+
+
+def _divide_by_modulus(g: torch.Tensor, modulus: torch.Tensor) -> torch.Tensor:
+    """g / |z| in place, 0 where z = 0: with d|z| = Re(conj(z) dz) / |z|, the gradient of |z| is g z / |z| (a
+    subgradient, 0, at z = 0)."""
+    g.div_(modulus)
+    # on CPU the mask costs more than the division, and it is only needed where some modulus is exactly 0
+    if modulus.device.type != "cpu" or modulus.min() == 0:
+        g.masked_fill_(modulus == 0, 0)
+    return g
 
 
 def _sandwich(rows: torch.Tensor, x: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -149,19 +165,20 @@ class _WaveletLayer(torch.autograd.Function):
         chunk = _chunk(C, per_channel, u.device)
         filtered = [torch.empty(chunk, *shape, dtype=cdtype, device=u.device) for shape in shapes]
         moduli = [u.new_empty(C, *shape) for shape in shapes]
+        averages = [u.new_empty(C, L, s.rows.shape[0], s.cols.shape[0]) for s, (L, _, _) in zip(scales, shapes)]
         wavelet = [[] for _ in scales]  # u * psi, chunk by chunk, kept for the backward pass
         keep = ctx.needs_input_grad[0]
         for start in range(0, C, chunk):
             stop = min(C, start + chunk)
             n = stop - start
             spectrum = torch.view_as_real(torch.fft.fft2(u[start:stop]))
-            for scale, f, z, U in zip(scales, filtered, wavelet, moduli):
+            for scale, f, z, U, S in zip(scales, filtered, wavelet, moduli, averages):
                 scale.filter(spectrum, torch.view_as_real(f[:n]))
                 filtered_image = torch.fft.ifft2(f[:n])
                 _modulus(filtered_image, out=U[start:stop])
+                S[start:stop] = _sandwich(scale.rows, U[start:stop], scale.cols)
                 if keep:
                     z.append(filtered_image)
-        averages = [_sandwich(scale.rows, U, scale.cols) for scale, U in zip(scales, moduli)]
         ctx.scales, ctx.chunk, ctx.shape, ctx.wavelet = scales, chunk, (C, M, N), wavelet
         ctx.save_for_backward(*moduli)
         ctx.set_materialize_grads(False)
@@ -191,10 +208,7 @@ class _WaveletLayer(torch.autograd.Function):
                     g = grad_moduli[s][start:stop].clone()
                 else:
                     continue
-                # d|z| = Re(conj(z) dz) / |z|, taken as 0 where z = 0 (a subgradient)
-                U = moduli[s][start:stop]
-                g.div_(U).masked_fill_(U == 0, 0)
-                grad_z = wavelet[s][number] * g
+                grad_z = wavelet[s][number] * _divide_by_modulus(g, moduli[s][start:stop])
                 scale.filter_adjoint(torch.view_as_real(torch.fft.fft2(grad_z, norm="forward")),
                                      torch.view_as_real(spectrum))
             grad_u[start:stop] = torch.fft.ifft2(spectrum, norm="forward").real
