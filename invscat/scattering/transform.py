@@ -299,7 +299,7 @@ class Scattering2D(nn.Module):
                 self._pad_cols = self._reflect_index(N, self._padded[1])
             crop = 1
         bank = filter_bank(*self._padded, self.J, self.L, crop)
-        self._blocks = {}
+        self._blocks, self._scales = {}, {}
         for j, levels in enumerate(bank.psi):
             for res, psi in enumerate(levels):
                 blocks, *self._blocks[j, res] = _alias_blocks(psi, 2 ** (j - res))
@@ -352,11 +352,19 @@ class Scattering2D(nn.Module):
         cols = self._filter(f"lowpass_cols_{res}", u.dtype)
         return _sandwich(rows, u, cols)
 
+    def _scale(self, j, res, dtype):
+        """The filters of scale j at resolution res in ``dtype``, rebuilt only when the buffers were replaced."""
+        buffer = getattr(self, f"psi_{j}_{res}")
+        source, scale = self._scales.get((j, res, dtype), (None, None))
+        if source is not buffer:  # first use, or .to() / .double() replaced the buffers
+            scale = _Scale(self._filter(f"psi_{j}_{res}", dtype), *self._blocks[j, res],
+                           self._filter(f"lowpass_rows_{j}", dtype), self._filter(f"lowpass_cols_{j}", dtype))
+            self._scales[j, res, dtype] = (buffer, scale)
+        return scale
+
     def _layer(self, u, res, scales):
         """Moduli and their averages for the wavelets of ``scales`` on images u (C, M_res, N_res) (see _WaveletLayer)."""
-        parts = [_Scale(self._filter(f"psi_{j}_{res}", u.dtype), *self._blocks[j, res],
-                        self._filter(f"lowpass_rows_{j}", u.dtype), self._filter(f"lowpass_cols_{j}", u.dtype))
-                 for j in scales]
+        parts = [self._scale(j, res, u.dtype) for j in scales]
         outputs = _WaveletLayer.apply(u, parts)
         return outputs[:len(parts)], outputs[len(parts):]
 
