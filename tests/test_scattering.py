@@ -6,6 +6,7 @@ import torch
 
 from conftest import cuda, kymatio_scattering
 from invscat import Scattering2D
+from invscat.scattering import transform
 
 
 def test_reproduces_kymatio_golden_vector(kymatio_reference):
@@ -55,6 +56,46 @@ def test_output_shape_and_channel_count(J, L, order):
 def test_gradcheck_float64():
     S = Scattering2D(2, (8, 8), L=4).double()
     x = torch.rand(1, 8, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: S(t), (x,), eps=1e-6, atol=1e-5)
+
+
+def test_gradcheck_with_many_alias_blocks():
+    # J=4 on a 48x48 padded grid: the scale-3 wavelet at full resolution has 64 alias blocks, the batched path.
+    S = Scattering2D(4, (16, 16), L=2).double()
+    x = torch.rand(1, 16, 16, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: S(t), (x,), eps=1e-6, atol=1e-5)
+
+
+# Chunk budgets for Scattering2D(2, (16, 16), L=4): its order-2 layers take 18432 bytes per channel in float64,
+# so this budget makes chunks of 5 channels and a shorter last one.
+FIVE_CHANNELS = 5 * 18432
+
+
+@pytest.mark.parametrize("budget", [1, FIVE_CHANNELS])
+def test_chunked_layers_agree_with_one_chunk(monkeypatch, budget):
+    # The wavelet layers work through their channels a few at a time on CPU; one channel per chunk, or chunks
+    # that leave a shorter last one, give the coefficients and gradients of a single chunk.
+    S = Scattering2D(2, (16, 16), L=4).double()
+    x = torch.rand(3, 16, 16, dtype=torch.float64)
+    weights = torch.rand(3, S.n_channels, 4, 4, dtype=torch.float64)
+
+    def run():
+        xg = x.clone().requires_grad_()
+        out = S(xg)
+        (out * weights).sum().backward()
+        return out.detach(), xg.grad
+
+    monkeypatch.setattr(transform, "_CHUNK_BYTES", 2**40)
+    whole, whole_grad = run()
+    monkeypatch.setattr(transform, "_CHUNK_BYTES", budget)
+    chunked, chunked_grad = run()
+    assert torch.allclose(chunked, whole, atol=1e-13) and torch.allclose(chunked_grad, whole_grad, atol=1e-13)
+
+
+def test_gradcheck_across_chunks(monkeypatch):
+    monkeypatch.setattr(transform, "_CHUNK_BYTES", FIVE_CHANNELS)
+    S = Scattering2D(2, (16, 16), L=4).double()
+    x = torch.rand(2, 16, 16, dtype=torch.float64, requires_grad=True)  # order 2: 8 channels, chunks of 5 and 3
     assert torch.autograd.gradcheck(lambda t: S(t), (x,), eps=1e-6, atol=1e-5)
 
 
@@ -129,7 +170,12 @@ def test_filters_are_buffers_and_follow_dtype():
     S = Scattering2D(2, (32, 32))
     names = dict(S.named_buffers())
     assert any(n.startswith("psi_") for n in names) and any(n.startswith("lowpass_rows") for n in names)
+    x = torch.rand(2, 32, 32)
+    single = S(x)  # prepares the float32 filters of each scale
+    assert S(x.double()).dtype == torch.float64  # float64 input: filters converted, not the float32 ones reused
     assert all(b.dtype == torch.float64 for b in S.double().buffers() if b.is_floating_point())
+    double = S(x.double())
+    assert double.dtype == torch.float64 and torch.allclose(double.float(), single, atol=1e-5)
 
 
 @cuda
