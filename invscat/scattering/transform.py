@@ -50,7 +50,8 @@ class _Scale:
     """What a wavelet layer needs of one scale j, for inputs at resolution res.
 
     ``blocks`` (nb, L, M/k, N/k, 2): the alias blocks of :func:`_alias_blocks` with each value twice, interleaved
-    like the (real, imaginary) pairs of a complex tensor, so that products with spectra are contiguous;
+    like the (real, imaginary) pairs of a complex tensor, so that products with spectra are contiguous, and
+    divided by (M/k)(N/k), the normalisation of the inverse FFT after them (so that no FFT needs a scaling pass);
     ``offsets``, ``per_filter`` as returned there; ``rows``, ``cols``: the low-pass matrices at resolution j.
     """
 
@@ -153,7 +154,8 @@ class _WaveletLayer(torch.autograd.Function):
 
     Channels are processed a few at a time through scratch buffers (see ``_CHUNK_BYTES``); only the complex
     filtered images :math:`u \star \psi` are kept for the backward pass, which runs the same chain adjointly:
-    modulus, inverse FFT (whose adjoint is an FFT scaled by 1/size), alias blocks, FFT.
+    modulus, unnormalised inverse FFT (whose adjoint is the unnormalised FFT), alias blocks, FFT (whose adjoint
+    is the unnormalised inverse FFT).
     """
 
     @staticmethod
@@ -174,7 +176,7 @@ class _WaveletLayer(torch.autograd.Function):
             spectrum = torch.view_as_real(torch.fft.fft2(u[start:stop]))
             for scale, f, z, U, S in zip(scales, filtered, wavelet, moduli, averages):
                 scale.filter(spectrum, torch.view_as_real(f[:n]))
-                filtered_image = torch.fft.ifft2(f[:n])
+                filtered_image = torch.fft.ifft2(f[:n], norm="forward")  # unnormalised: the blocks carry 1/size
                 _modulus(filtered_image, out=U[start:stop])
                 S[start:stop] = _sandwich(scale.rows, U[start:stop], scale.cols)
                 if keep:
@@ -209,7 +211,7 @@ class _WaveletLayer(torch.autograd.Function):
                 else:
                     continue
                 grad_z = wavelet[s][number] * _divide_by_modulus(g, moduli[s][start:stop])
-                scale.filter_adjoint(torch.view_as_real(torch.fft.fft2(grad_z, norm="forward")),
+                scale.filter_adjoint(torch.view_as_real(torch.fft.fft2(grad_z)),
                                      torch.view_as_real(spectrum))
             grad_u[start:stop] = torch.fft.ifft2(spectrum, norm="forward").real
         return grad_u, None
@@ -303,8 +305,9 @@ class Scattering2D(nn.Module):
         for j, levels in enumerate(bank.psi):
             for res, psi in enumerate(levels):
                 blocks, *self._blocks[j, res] = _alias_blocks(psi, 2 ** (j - res))
-                # each real coefficient twice, interleaved like the (real, imaginary) pairs of a complex tensor
-                interleaved = np.repeat(blocks[..., None], 2, axis=-1)
+                # each real coefficient twice, interleaved like the (real, imaginary) pairs of a complex tensor,
+                # and divided by the size of the inverse FFT that follows, which then runs unnormalised
+                interleaved = np.repeat(blocks[..., None], 2, axis=-1) / (blocks.shape[-2] * blocks.shape[-1])
                 self.register_buffer(f"psi_{j}_{res}", torch.from_numpy(interleaved).float())
         for res in range(self.J):
             self.register_buffer(f"lowpass_rows_{res}", torch.from_numpy(bank.lowpass_rows[res]).float())
