@@ -20,12 +20,14 @@ def _padded_size(size: int, J: int) -> int:
 # Blocks where a wavelet's spectrum is below this fraction of its peak are skipped when aliasing (their
 # contribution is far below float32 resolution).
 _NEGLIGIBLE = 1e-10
-# On CPU a wavelet layer works through its channels a few at a time, so that its scratch spectra stay in cache
-# and are reused instead of allocated afresh: fresh memory costs a page fault per 4 KiB on first touch, which
-# on the development machine took longer than the FFTs themselves.
+# On CPU a wavelet layer works through its channels a few at a time, so that its intermediates stay in cache and
+# its allocations stay small enough for the allocator to reuse. Forward+backward on the 2-core development
+# machine was fastest with 12-32 MiB of spectra per chunk; all channels at once was 1.5x slower at 256x256 J=4
+# batch 8, and below 8 MiB the growing number of small operations costs more than the cache saves.
 _CHUNK_BYTES = 16 * 2**20
 # With more than this many alias blocks (a large subsampling factor, small blocks), one batched product over all
-# blocks beats looping over them (measured on CPU, forward+backward: 8x at 64x64 J=6 batch 1).
+# blocks beats looping over them (measured on CPU, forward+backward: 2.7x at 64x64 J=6 batch 1, periodic), and
+# loses to the loop below that (1.4-3x at 4 or 8 blocks).
 _LOOP_BLOCKS = 16
 
 
@@ -226,8 +228,9 @@ class Scattering2D(nn.Module):
     r"""2D wavelet scattering transform with Morlet wavelets (Mallat 2012; Bruna & Mallat 2013).
 
     A drop-in for Kymatio's ``Scattering2D`` (torch frontend): same filters, same channel order and the same
-    numbers, computed by batching all paths of a scale pair, low-pass filtering by separable matrix
-    products and subsampling in Fourier.
+    numbers. Each layer filters all its paths at once by products with the wavelets' aliased spectrum blocks
+    (subsampling in Fourier), a few channels at a time on CPU, and low-pass filters by two separable matrix
+    products.
 
     Parameters
     ----------
@@ -254,6 +257,8 @@ class Scattering2D(nn.Module):
     ``j1`` major and angle minor, then order 2 ordered by ``(j1, theta1, j2, theta2)`` with ``j2 > j1``.
 
     Filters are registered as buffers, so ``.to("cuda")`` moves them and ``.double()`` converts them.
+    Gradients are first order: they cannot be differentiated again (with ``create_graph=True`` the gradient
+    comes back without a graph).
 
     Examples
     --------
