@@ -159,6 +159,7 @@ def test_bad_arguments(kwargs, error, words):
     (torch.rand(2, 32, 30), ValueError, "built for images of shape"),
     (torch.rand(32, 32, dtype=torch.complex64), TypeError, "real floating-point"),
     (torch.ones(32, 32, dtype=torch.int64), TypeError, "real floating-point"),
+    (torch.rand(32, 32).half(), TypeError, "float32 or float64"),
     (np.ones((32, 32), dtype=np.float32), TypeError, "torch.Tensor"),
 ])
 def test_bad_inputs(x, error, words):

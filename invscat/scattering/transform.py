@@ -339,6 +339,8 @@ class Scattering2D(nn.Module):
             raise TypeError(f"Scattering2D expects a torch.Tensor, got {type(x).__name__}.")
         if x.is_complex() or not x.is_floating_point():
             raise TypeError(f"Scattering2D expects a real floating-point tensor, got dtype {x.dtype}.")
+        if x.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"Scattering2D computes in float32 or float64, got dtype {x.dtype}; convert with x.float().")
         if x.ndim < 2:
             raise ValueError(f"Scattering2D expects a tensor of shape (..., M, N), got {x.ndim} dimension(s).")
         if tuple(x.shape[-2:]) != self.shape:
