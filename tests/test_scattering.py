@@ -179,6 +179,16 @@ def test_filters_are_buffers_and_follow_dtype():
     assert double.dtype == torch.float64 and torch.allclose(double.float(), single, atol=1e-5)
 
 
+def test_device_path_runs_on_the_meta_device():
+    # Off the CPU a layer takes all channels as one chunk and always masks the modulus gradient; torch's meta
+    # device runs that path for shapes only, so a tensor left on the CPU shows up here without a GPU.
+    S = Scattering2D(3, (32, 32)).to("meta")
+    x = torch.empty(2, 32, 32, device="meta", requires_grad=True)
+    out = S(x)
+    out.sum().backward()
+    assert out.shape == (2, 217, 4, 4) and out.device.type == "meta" and x.grad.shape == (2, 32, 32)
+
+
 @cuda
 def test_cuda_matches_cpu(kymatio_reference):
     x = torch.from_numpy(kymatio_reference["x"])
