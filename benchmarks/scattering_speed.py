@@ -1,9 +1,9 @@
 """invscat.Scattering2D against Kymatio 0.3's torch backend, measured side by side in one run.
 
 Prints, for each configuration: filter-bank construction time, forward and forward+backward time (best of
---repeat runs, the two implementations taking turns) and peak memory of one forward+backward (CPU: resident set growth, measured in a fresh
-process; CUDA: torch's peak allocation), with the ratio Kymatio / invscat (> 1 means invscat is faster),
-and the largest coefficient difference between the two.
+--repeat runs, the two implementations taking turns) and peak memory of one forward+backward (CPU: resident
+set growth, measured in a fresh process; CUDA: torch's peak allocation), with the ratio Kymatio / invscat
+(> 1 means invscat is faster), and the largest coefficient difference between the two.
 
     python benchmarks/scattering_speed.py [--device cpu|cuda] [--repeat 10]
 """

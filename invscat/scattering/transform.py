@@ -76,7 +76,10 @@ class _Scale:
         return index, self.blocks[..., 0].reshape(nb, L, Mk * Nk)
 
     def filter(self, x: torch.Tensor, out: torch.Tensor) -> None:
-        r"""``out`` (C, L, Mk, Nk, 2) <- :math:`\sum_b x_b \hat\psi_{l,b}` for spectra ``x`` (C, M, N, 2) (real views)."""
+        r"""``out`` (C, L, Mk, Nk, 2) <- :math:`\sum_b x_b \hat\psi_{l,b}` for spectra ``x`` (C, M, N, 2).
+
+        Both are real views of complex tensors.
+        """
         L, Mk, Nk = self.shape
         C, M, N, _ = x.shape
         if self.batched:
@@ -340,7 +343,8 @@ class Scattering2D(nn.Module):
         if x.is_complex() or not x.is_floating_point():
             raise TypeError(f"Scattering2D expects a real floating-point tensor, got dtype {x.dtype}.")
         if x.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"Scattering2D computes in float32 or float64, got dtype {x.dtype}; convert with x.float().")
+            raise TypeError(f"Scattering2D computes in float32 or float64, got dtype {x.dtype}; "
+                            "convert with x.float().")
         if x.ndim < 2:
             raise ValueError(f"Scattering2D expects a tensor of shape (..., M, N), got {x.ndim} dimension(s).")
         if tuple(x.shape[-2:]) != self.shape:
@@ -373,7 +377,7 @@ class Scattering2D(nn.Module):
         return scale
 
     def _layer(self, u, res, scales):
-        """Moduli and their averages for the wavelets of ``scales`` on images u (C, M_res, N_res) (see _WaveletLayer)."""
+        """Moduli and averages for the wavelets of ``scales`` on images u (C, M_res, N_res); see _WaveletLayer."""
         parts = [self._scale(j, res, u.dtype) for j in scales]
         outputs = _WaveletLayer.apply(u, parts)
         return outputs[:len(parts)], outputs[len(parts):]
