@@ -107,7 +107,7 @@ def measure(side, J, batch, device, repeat):
             module(x)
 
     for what, fn in (("forward", forward), ("fwd_bwd", lambda module: forward_backward(module, x))):
-        best = best_times({impl: lambda m=modules[impl]: fn(m) for impl in IMPLEMENTATIONS}, device, repeat)
+        best = best_times({impl: lambda m=modules[impl], f=fn: f(m) for impl in IMPLEMENTATIONS}, device, repeat)
         row.update({f"{impl}_{what}": seconds for impl, seconds in best.items()})
     for impl in IMPLEMENTATIONS:
         row[f"{impl}_peak_mib"] = peak_memory_mib(impl, side, J, batch, device)
