@@ -156,7 +156,7 @@ def test_bad_arguments(kwargs, error, words):
 
 @pytest.mark.parametrize("x, error, words", [
     (torch.rand(32), ValueError, "dimension"),
-    (torch.rand(2, 32, 30), ValueError, "built for images of shape"),
+    (torch.rand(2, 32, 30), ValueError, "must be of spatial size"),
     (torch.rand(32, 32, dtype=torch.complex64), TypeError, "real floating-point"),
     (torch.ones(32, 32, dtype=torch.int64), TypeError, "real floating-point"),
     (torch.rand(32, 32).half(), TypeError, "float32 or float64"),

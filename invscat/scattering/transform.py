@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import operator
+import re
+
 import numpy as np
 import torch
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from invscat.scattering.filters import filter_bank
 
 PADDINGS = ("reflect", "periodic")
+OUT_TYPES = ("array", "list")
+
+
+class ShapeError(ValueError, RuntimeError):
+    """A size that does not fit the transform: a ValueError, and a RuntimeError where Kymatio raises one."""
 
 
 def _padded_size(size: int, J: int) -> int:
@@ -63,6 +70,20 @@ class _Scale:
         self.shape = tuple(blocks.shape[1:4])  # (L, Mk, Nk)
         # for each filter, the index and the filter values of each of its blocks
         self.terms = [[(i, blocks[i, l]) for i in kept] for l, kept in enumerate(per_filter)]
+        self._per_filter = per_filter
+
+    def filter_differentiable(self, spectrum: torch.Tensor) -> torch.Tensor:
+        r""":math:`\sum_b x_b \hat\psi_{l,b}` for complex spectra (C, M, N) -> (C, L, Mk, Nk), in out-of-place torch
+        operations that autograd can differentiate any number of times (the same blocks as :meth:`filter`)."""
+        L, Mk, Nk = self.shape
+        mask = torch.zeros(self.blocks.shape[:2], dtype=torch.bool)
+        for l, kept in enumerate(self._per_filter):
+            mask[list(kept), l] = True
+        dense = self.blocks[..., 0] * mask.to(self.blocks.device)[..., None, None]
+        out = 0
+        for b, (r, c) in enumerate(self.offsets):
+            out = out + spectrum[:, None, r:r + Mk, c:c + Nk] * dense[b]
+        return out
 
     def _views(self, x: torch.Tensor) -> list:
         """The kept blocks of spectra x (C, M, N, 2), as views."""
@@ -187,18 +208,20 @@ class _WaveletLayer(torch.autograd.Function):
                 if keep:
                     z.append(filtered_image)
         ctx.scales, ctx.chunk, ctx.shape, ctx.wavelet = scales, chunk, (C, M, N), wavelet
-        ctx.save_for_backward(*moduli)
+        ctx.save_for_backward(u, *moduli)
         ctx.set_materialize_grads(False)
         return (*moduli, *averages)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, *grads):
         if not ctx.needs_input_grad[0]:
             return None, None
+        u, *moduli = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a gradient that can be differentiated again
+            return _differentiable_backward(u, ctx.scales, grads), None
         scales, chunk, (C, M, N) = ctx.scales, ctx.chunk, ctx.shape
         count = len(scales)
-        wavelet, moduli = ctx.wavelet, ctx.saved_tensors
+        wavelet = ctx.wavelet
         grad_moduli, grad_averages = grads[:count], grads[count:]
         grad_u = moduli[0].new_empty(C, M, N)
         grad_spectrum = torch.empty(chunk, M, N, dtype=wavelet[0][0].dtype, device=grad_u.device)
@@ -222,92 +245,162 @@ class _WaveletLayer(torch.autograd.Function):
         return grad_u, None
 
 
+def _layer_differentiable(u: torch.Tensor, scales) -> list:
+    """What :class:`_WaveletLayer` returns (moduli, then averages), in plain torch operations: slower, but autograd
+    differentiates it any number of times."""
+    spectrum = torch.fft.fft2(u)
+    moduli = [torch.fft.ifft2(scale.filter_differentiable(spectrum), norm="forward").abs() for scale in scales]
+    return moduli + [_sandwich(scale.rows, U, scale.cols) for scale, U in zip(scales, moduli)]
+
+
+def _differentiable_backward(u: torch.Tensor, scales, grads) -> torch.Tensor:
+    """The layer's vector-Jacobian product with a graph (for Hessian-vector products and gradgradcheck): the layer
+    is recomputed from its input in differentiable operations and differentiated by autograd."""
+    with torch.enable_grad():
+        outputs = _layer_differentiable(u, scales)
+        pairs = [(out, g) for out, g in zip(outputs, grads) if g is not None]
+        if not pairs:
+            return torch.zeros_like(u)
+        return torch.autograd.grad([o for o, _ in pairs], u, [g for _, g in pairs], create_graph=True)[0]
+
+
 def n_channels(J: int, L: int, max_order: int = 2) -> int:
     """Number of scattering channels: 1 + L J (order 1) + L^2 J (J - 1) / 2 (order 2)."""
     return 1 + L * J + (L * L * J * (J - 1) // 2 if max_order == 2 else 0)
 
 
+def _integer(name: str, value, minimum: int) -> int:
+    """An integer-like argument (int, numpy integer, 0-d integer array) as an int, at least ``minimum``."""
+    try:
+        if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype == np.bool_):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {number}.")
+    return number
+
+
+def _check_backend(backend) -> None:
+    """Kymatio's ``backend`` argument: the name ``'torch'`` or Kymatio's torch backend object (named ``'torch'``)."""
+    name = backend if isinstance(backend, str) else getattr(backend, "name", repr(backend))
+    if name != "torch":
+        raise ImportError(f"The backend {name!r} is not supported: invscat's Scattering2D runs on torch only "
+                          "(backend='torch').")
+
+
+# Kymatio registers its filters as buffers tensor0, tensor1, ...; a state dict saved with Kymatio's module inside
+# holds them (see Scattering2D._load_from_state_dict).
+_KYMATIO_BUFFER = re.compile(r"tensor\d+")
+
+
 class Scattering2D(nn.Module):
     r"""2D wavelet scattering transform with Morlet wavelets (Mallat 2012; Bruna & Mallat 2013).
 
-    A drop-in for Kymatio's ``Scattering2D`` (torch frontend): same filters, same channel order and the same
-    numbers. Each layer filters all its paths at once by products with the wavelets' aliased spectrum blocks
-    (subsampling in Fourier), a few channels at a time on CPU, and low-pass filters by two separable matrix
-    products.
+    A drop-in for Kymatio's torch ``Scattering2D``: the same constructor, the same filters, channel order and
+    numbers, the same ``out_type='list'`` and ``pre_pad`` semantics, errors of the same types, and state dicts
+    saved with Kymatio's module load into it. Each layer filters all its paths at once by products with the
+    wavelets' aliased spectrum blocks (subsampling in Fourier), a few channels at a time on CPU, and low-pass
+    filters by two separable matrix products.
 
     Parameters
     ----------
     J : int
-        Number of scales; coefficients are averaged over :math:`2^J` pixels. ``J >= 1``.
+        Number of scales; coefficients are averaged over :math:`2^J` pixels. ``J >= 1``. Any integer-like value
+        (``np.int64``, a 0-d integer array) is accepted, as are ``L`` and ``max_order``.
     shape : tuple of int
-        Spatial size ``(M, N)`` of the input images.
+        Spatial size ``(M, N)`` of the images (before padding, also with ``pre_pad=True``).
     L : int, optional
         Number of wavelet orientations over :math:`[0, \pi)`.
     max_order : {1, 2}, optional
         Highest scattering order.
     pre_pad : bool, optional
-        If True the input is taken as already padded (Kymatio's semantics): no padding is added and the
-        output is still cropped by one coefficient at each border.
-    padding : {'reflect', 'periodic'}, optional
+        Kymatio's meaning: the caller pads. The input then has the padded size :attr:`padded_shape` (also
+        ``_M_padded``, ``_N_padded``), which is what ``shape`` is padded to; no padding is added and the output
+        is cropped by one coefficient at each border as without it.
+    backend : {'torch'} or Kymatio's torch backend, optional
+        Accepted for compatibility; any other backend raises ImportError.
+    out_type : {'array', 'list'}, optional
+        ``'array'``: one tensor. ``'list'``: Kymatio's list of dicts, one per channel, with the coefficients
+        under ``'coef'`` (shape ``(..., M / 2^J, N / 2^J)``) and the path under ``'j'``, ``'theta'``, ``'n'``.
+    padding : {'reflect', 'periodic'}, keyword-only
         ``'reflect'`` pads as Kymatio does and crops the border coefficients; ``'periodic'`` treats the image
         as a torus, with no padding and no crop (for stationary textures; M and N must be multiples of
         :math:`2^J`).
 
+    Raises
+    ------
+    ShapeError
+        A ValueError that is also a RuntimeError (Kymatio raises RuntimeError): 2^J larger than the smallest
+        side here, an input of the wrong size or with fewer than two dimensions at call time.
+
     Notes
     -----
-    Input: a real float32 or float64 tensor of shape ``(..., M, N)``. Output: ``(..., C, M / 2^J, N / 2^J)``
-    with ``C = 1 + LJ + L^2 J (J - 1) / 2`` (order 2), ordered as Kymatio: order 0, then order 1 with
-    ``j1`` major and angle minor, then order 2 ordered by ``(j1, theta1, j2, theta2)`` with ``j2 > j1``.
+    Input: a real float32 or float64 tensor of shape ``(..., M, N)`` (any memory layout; float64 input on a
+    float32 module is computed in float64). Output: ``(..., C, M / 2^J, N / 2^J)`` with
+    ``C = 1 + LJ + L^2 J (J - 1) / 2`` (order 2), ordered as Kymatio: order 0, then order 1 with ``j1`` major and
+    angle minor, then order 2 ordered by ``(j1, theta1, j2, theta2)`` with ``j2 > j1``.
 
-    Filters are registered as buffers, so ``.to("cuda")`` moves them and ``.double()`` converts them.
-    Gradients are first order: they cannot be differentiated again (with ``create_graph=True`` the gradient
-    comes back without a graph).
+    Filters are non-persistent buffers (they follow from the arguments), so ``.to("cuda")`` moves them and
+    ``.double()`` converts them without adding them to a state dict. Gradients of any order: the first through
+    a fused, memory-lean backward pass; when a graph of the gradient is asked for (``create_graph=True``, as for
+    Hessian-vector products or ``gradgradcheck``), each layer is recomputed in plain differentiable operations.
 
     Examples
     --------
     >>> import torch
     >>> from invscat import Scattering2D
-    >>> S = Scattering2D(J=2, shape=(32, 32))
+    >>> S = Scattering2D(2, (32, 32))
     >>> S(torch.rand(4, 32, 32)).shape
     torch.Size([4, 81, 8, 8])
+    >>> paths = Scattering2D(2, (32, 32), out_type="list")(torch.rand(32, 32))
+    >>> paths[9]["j"], paths[9]["theta"], paths[9]["coef"].shape
+    ((1,), (0,), torch.Size([8, 8]))
     """
 
     def __init__(self, J: int, shape, L: int = 8, max_order: int = 2, pre_pad: bool = False,
-                 padding: str = "reflect"):
+                 backend="torch", out_type: str = "array", *, padding: str = "reflect"):
         super().__init__()
-        if isinstance(J, bool) or not isinstance(J, (int, np.integer)) or J < 1:
-            raise ValueError(f"J must be an integer >= 1, got {J!r}.")
-        if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1:
-            raise ValueError(f"L must be an integer >= 1, got {L!r}.")
+        J, L = _integer("J", J, 1), _integer("L", L, 1)
+        max_order = _integer("max_order", max_order, 1)
         if max_order not in (1, 2):
             raise ValueError(f"max_order must be 1 or 2, got {max_order!r}.")
+        _check_backend(backend)
+        if out_type not in OUT_TYPES:
+            raise ValueError(f"out_type must be one of {OUT_TYPES}, got {out_type!r}.")
         if padding not in PADDINGS:
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}.")
         try:
-            M, N = (int(s) for s in shape)
+            M, N = (operator.index(s) for s in shape)
         except (TypeError, ValueError):
             raise ValueError(f"shape must be a pair of integers (M, N), got {shape!r}.") from None
         if min(M, N) < 2**J:
-            raise ValueError(f"an image of shape {(M, N)} is too small for J={J}: both sides must be at least "
-                             f"2**J = {2**J}.")
+            raise ShapeError(f"The smallest dimension of shape {(M, N)} is too small for J={J}: both sides must be "
+                             f"at least 2**J = {2**J}.")
+        pre_pad = bool(pre_pad)
+        if padding == "periodic" and pre_pad:
+            raise ValueError("pre_pad=True is for reflect padding; periodic padding adds no border.")
         if padding == "periodic" and (M % 2**J or N % 2**J):
             raise ValueError(f"periodic padding needs both sides of the image to be multiples of 2**J = {2**J}, "
                              f"got shape {(M, N)}.")
-        self.J, self.L, self.max_order, self.shape = int(J), int(L), max_order, (M, N)
-        self.pre_pad, self.padding = pre_pad, padding
+        self.J, self.L, self.max_order, self.shape = J, L, max_order, (M, N)
+        self.pre_pad, self.padding, self.out_type = pre_pad, padding, out_type
+        self.backend = "torch"
 
         if padding == "periodic":
             self._padded, self._pad_rows, self._pad_cols, crop = (M, N), None, None, 0
         else:
+            self._padded = (_padded_size(M, J), _padded_size(N, J))
             if pre_pad:
-                self._padded, self._pad_rows, self._pad_cols = (M, N), None, None
+                self._pad_rows = self._pad_cols = None
             else:
-                self._padded = (_padded_size(M, J), _padded_size(N, J))
                 # Reflection indices, reflected again where the border is as wide as the image (Kymatio's
                 # special case for pad == size does the same).
                 self._pad_rows = self._reflect_index(M, self._padded[0])
                 self._pad_cols = self._reflect_index(N, self._padded[1])
             crop = 1
+        self._M_padded, self._N_padded = self._padded
         bank = filter_bank(*self._padded, self.J, self.L, crop)
         self._blocks, self._scales = {}, {}
         for j, levels in enumerate(bank.psi):
@@ -316,10 +409,12 @@ class Scattering2D(nn.Module):
                 # each real coefficient twice, interleaved like the (real, imaginary) pairs of a complex tensor,
                 # and divided by the size of the inverse FFT that follows, which then runs unnormalised
                 interleaved = np.repeat(blocks[..., None], 2, axis=-1) / (blocks.shape[-2] * blocks.shape[-1])
-                self.register_buffer(f"psi_{j}_{res}", torch.from_numpy(interleaved).float())
+                self.register_buffer(f"psi_{j}_{res}", torch.from_numpy(interleaved).float(), persistent=False)
         for res in range(self.J):
-            self.register_buffer(f"lowpass_rows_{res}", torch.from_numpy(bank.lowpass_rows[res]).float())
-            self.register_buffer(f"lowpass_cols_{res}", torch.from_numpy(bank.lowpass_cols[res]).float())
+            self.register_buffer(f"lowpass_rows_{res}", torch.from_numpy(bank.lowpass_rows[res]).float(),
+                                 persistent=False)
+            self.register_buffer(f"lowpass_cols_{res}", torch.from_numpy(bank.lowpass_cols[res]).float(),
+                                 persistent=False)
 
     @staticmethod
     def _reflect_index(size, padded):
@@ -331,24 +426,57 @@ class Scattering2D(nn.Module):
         """Number of scattering channels C."""
         return n_channels(self.J, self.L, self.max_order)
 
+    @property
+    def padded_shape(self) -> tuple[int, int]:
+        """The grid the filters live on: the input's size with ``pre_pad=True`` (Kymatio's ``_M_padded``,
+        ``_N_padded``)."""
+        return self._padded
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """The spatial size the input must have: ``shape``, or :attr:`padded_shape` with ``pre_pad=True``."""
+        return self._padded if self.pre_pad else self.shape
+
     def extra_repr(self) -> str:
         return (f"J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order}, "
-                f"padding={self.padding!r}")
+                f"pre_pad={self.pre_pad}, out_type={self.out_type!r}, padding={self.padding!r}")
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # A state dict saved with Kymatio's Scattering2D in this place holds its filters (tensor0, tensor1, ...).
+        # Ours follow from the arguments, so they are checked for number and grid and then taken as read.
+        kymatio = [key for key in state_dict
+                   if key.startswith(prefix) and _KYMATIO_BUFFER.fullmatch(key[len(prefix):])]
+        if kymatio:
+            expected = self.J + sum(self.L * min(j + 1, max(self.J - 1, 1)) for j in range(self.J))
+            grid = tuple(state_dict[prefix + "tensor0"].shape[:2]) if prefix + "tensor0" in state_dict else None
+            if len(kymatio) != expected or grid != self._padded:
+                error_msgs.append(f"the Kymatio filters under {prefix or 'the root'} ({len(kymatio)} tensors on a "
+                                  f"{grid} grid) are not those of {self!r} ({expected} on {self._padded}).")
+            for key in kymatio:
+                del state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     # -- building blocks ----------------------------------------------------------------------------------
 
     def _check_input(self, x):
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"Scattering2D expects a torch.Tensor, got {type(x).__name__}.")
+            raise TypeError(f"Scattering2D: the input should be a torch.Tensor, got {type(x).__name__}.")
         if x.is_complex() or not x.is_floating_point():
             raise TypeError(f"Scattering2D expects a real floating-point tensor, got dtype {x.dtype}.")
         if x.dtype not in (torch.float32, torch.float64):
             raise TypeError(f"Scattering2D computes in float32 or float64, got dtype {x.dtype}; "
                             "convert with x.float().")
         if x.ndim < 2:
-            raise ValueError(f"Scattering2D expects a tensor of shape (..., M, N), got {x.ndim} dimension(s).")
-        if tuple(x.shape[-2:]) != self.shape:
-            raise ValueError(f"Scattering2D was built for images of shape {self.shape}, got {tuple(x.shape[-2:])}.")
+            raise ShapeError(f"Scattering2D expects a tensor with at least two dimensions (..., M, N), got "
+                             f"{x.ndim} dimension(s).")
+        if x.numel() == 0:
+            raise ValueError(f"Scattering2D got an empty tensor of shape {tuple(x.shape)}.")
+        if tuple(x.shape[-2:]) != self.input_shape:
+            what = "Padded tensor" if self.pre_pad else "Tensor"
+            raise ShapeError(f"{what} must be of spatial size {self.input_shape}, the size this Scattering2D was "
+                             f"built for, got {tuple(x.shape[-2:])}.")
 
     def _pad(self, x):
         if self._pad_rows is None:
@@ -382,13 +510,22 @@ class Scattering2D(nn.Module):
         outputs = _WaveletLayer.apply(u, parts)
         return outputs[:len(parts)], outputs[len(parts):]
 
+    def _flat(self, x):
+        """Input (..., M, N) as (B, M_padded, N_padded), and its batch shape."""
+        self._check_input(x)
+        return self._pad(x.reshape(-1, *x.shape[-2:])), x.shape[:-2]
+
     # -- public API ---------------------------------------------------------------------------------------
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Scattering coefficients of ``x``, shape ``(..., C, M / 2^J, N / 2^J)``."""
-        self._check_input(x)
-        batch = x.shape[:-2]
-        u0 = self._pad(x.reshape(-1, *self.shape))
+    def forward(self, x: torch.Tensor):
+        """Scattering coefficients of ``x``: ``(..., C, M / 2^J, N / 2^J)``, or a list of paths (``out_type``)."""
+        return self.scattering(x)
+
+    def scattering(self, x: torch.Tensor):
+        """Scattering coefficients of ``x`` (Kymatio's name for the call); see the class docstring."""
+        if self.out_type not in OUT_TYPES:
+            raise ValueError(f"out_type must be one of {OUT_TYPES}, got {self.out_type!r}.")
+        u0, batch = self._flat(x)
         order0 = [self._lowpass(u0, 0).unsqueeze(1)]
         moduli, order1 = self._layer(u0, 0, range(self.J))
         order2 = []
@@ -399,7 +536,22 @@ class Scattering2D(nn.Module):
             paths = torch.cat([p.reshape(*u1.shape[:2], *p.shape[1:]) for p in paths], dim=2)
             order2.append(paths.reshape(paths.shape[0], -1, *paths.shape[-2:]))
         out = torch.cat([*order0, *order1, *order2], dim=1)
-        return out.reshape(*batch, *out.shape[1:])
+        out = out.reshape(*batch, *out.shape[1:])
+        return out if self.out_type == "array" else self._as_list(out)
+
+    def paths(self) -> list[dict]:
+        """The path of each channel, in output order: dicts with ``'j'``, ``'theta'`` and ``'n'`` (the index of
+        each wavelet, ``j L + theta``), tuples as in Kymatio's list output (empty for order 0)."""
+        J, L = self.J, self.L
+        out = [{"j": (), "n": (), "theta": ()}]
+        out += [{"j": (j,), "n": (j * L + t,), "theta": (t,)} for j in range(J) for t in range(L)]
+        if self.max_order == 2:
+            out += [{"j": (j1, j2), "n": (j1 * L + t1, j2 * L + t2), "theta": (t1, t2)}
+                    for j1 in range(J) for t1 in range(L) for j2 in range(j1 + 1, J) for t2 in range(L)]
+        return out
+
+    def _as_list(self, out: torch.Tensor) -> list[dict]:
+        return [{"coef": out[..., c, :, :], **path} for c, path in enumerate(self.paths())]
 
     def wavelet_moduli(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Unaveraged first-order moduli :math:`|x * \\psi_{j,\\theta}|` at their native resolution.
@@ -416,11 +568,8 @@ class Scattering2D(nn.Module):
             sampled every :math:`2^j` pixels (where the scattering transform computes them), with the
             padding removed.
         """
-        self._check_input(x)
-        batch = x.shape[:-2]
-        u0 = self._pad(x.reshape(-1, *self.shape))
-        top = (self._padded[0] - self.shape[0]) // 2 if self._pad_rows is not None else 0
-        left = (self._padded[1] - self.shape[1]) // 2 if self._pad_cols is not None else 0
+        u0, batch = self._flat(x)
+        top, left = ((p - s) // 2 for p, s in zip(self._padded, self.shape))
         moduli = []
         for j, u1 in enumerate(self._layer(u0, 0, range(self.J))[0]):
             step = 2**j
