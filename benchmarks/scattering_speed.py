@@ -22,19 +22,24 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 IMPLEMENTATIONS = ("invscat", "kymatio")
-CONFIGS = [  # (side, J, batch)
-    (256, 4, 8),
-    (64, 3, 64),
+CONFIGS = [  # (side, J, L, batch)
+    (256, 4, 8, 8),
+    (64, 3, 8, 64),
+    # Kymatio 0.3's own benchmark cases (benchmarks/torch_benchmark/scattering2d.py there): batches of 32 (4 for
+    # J=6) images of 3 channels
+    (32, 2, 8, 96),  # MNIST-like
+    (224, 3, 8, 96),  # ImageNet-like
+    (64, 6, 2, 12),  # many scales, few orientations
 ]
 
 
-def build(impl: str, side: int, J: int, device: str):
+def build(impl: str, side: int, J: int, L: int, device: str):
     if impl == "invscat":
         from invscat import Scattering2D
-        return Scattering2D(J, (side, side)).to(device)
+        return Scattering2D(J, (side, side), L).to(device)
     # Kymatio's package __init__ imports its 3D code, which fails on SciPy >= 1.17; the 2D frontend works.
     from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
-    return ScatteringTorch2D(J=J, shape=(side, side)).to(device)
+    return ScatteringTorch2D(J=J, shape=(side, side), L=L).to(device)
 
 
 def sync(device):
@@ -63,23 +68,23 @@ def forward_backward(module, x):
     module(x).sum().backward()
 
 
-def peak_memory_mib(impl, side, J, batch, device):
+def peak_memory_mib(impl, side, J, L, batch, device):
     if device == "cuda":
-        module = build(impl, side, J, device)
+        module = build(impl, side, J, L, device)
         x = torch.rand(batch, side, side, device=device)
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         forward_backward(module, x)
         return torch.cuda.max_memory_allocated() / 2**20
     # CPU: growth of the resident set of a fresh process (this script, --peak-memory) during one pass.
-    result = subprocess.run([sys.executable, __file__, "--peak-memory", f"{impl},{side},{J},{batch}"],
+    result = subprocess.run([sys.executable, __file__, "--peak-memory", f"{impl},{side},{J},{L},{batch}"],
                             capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])
 
 
 def _report_peak_memory(spec):
-    impl, side, J, batch = spec.split(",")
-    module = build(impl, int(side), int(J), "cpu")
+    impl, side, J, L, batch = spec.split(",")
+    module = build(impl, int(side), int(J), int(L), "cpu")
     x = torch.rand(int(batch), int(side), int(side))
     base = _status_kib("VmRSS")
     forward_backward(module, x)
@@ -92,14 +97,14 @@ def _status_kib(field):
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 
-def measure(side, J, batch, device, repeat):
+def measure(side, J, L, batch, device, repeat):
     torch.manual_seed(0)
     x = torch.rand(batch, side, side, device=device)
-    row = {"config": f"{side}x{side} J={J} batch {batch}"}
+    row = {"config": f"{side}x{side} J={J}{'' if L == 8 else f' L={L}'} batch {batch}"}
     modules = {}
     for impl in IMPLEMENTATIONS:
         start = time.perf_counter()
-        modules[impl] = build(impl, side, J, device)
+        modules[impl] = build(impl, side, J, L, device)
         row[f"{impl}_build"] = time.perf_counter() - start
 
     def forward(module):
@@ -110,7 +115,7 @@ def measure(side, J, batch, device, repeat):
         best = best_times({impl: lambda m=modules[impl], f=fn: f(m) for impl in IMPLEMENTATIONS}, device, repeat)
         row.update({f"{impl}_{what}": seconds for impl, seconds in best.items()})
     for impl in IMPLEMENTATIONS:
-        row[f"{impl}_peak_mib"] = peak_memory_mib(impl, side, J, batch, device)
+        row[f"{impl}_peak_mib"] = peak_memory_mib(impl, side, J, L, batch, device)
     with torch.no_grad():
         row["max_abs_diff"] = (modules["invscat"](x) - modules["kymatio"](x)).abs().max().item()
     return row
@@ -132,8 +137,8 @@ def main():
     print("| configuration | what | invscat | Kymatio | Kymatio / invscat |")
     print("| --- | --- | ---: | ---: | ---: |")
     rows = []
-    for side, J, batch in CONFIGS:
-        row = measure(side, J, batch, args.device, args.repeat)
+    for side, J, L, batch in CONFIGS:
+        row = measure(side, J, L, batch, args.device, args.repeat)
         rows.append(row)
         for what, key, unit in (("build", "build", "s"), ("forward", "forward", "s"),
                                 ("forward+backward", "fwd_bwd", "s"), ("peak memory", "peak_mib", "MiB")):
