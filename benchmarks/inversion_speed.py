@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from invscat import data
-from invscat.inversion import invert
+from invscat.synthesis import invert
 from invscat.metrics import aligned_psnr
 from invscat.scattering import Scattering2D
 

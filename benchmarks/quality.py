@@ -4,7 +4,7 @@ Tasks (noise: Gaussian, 0.01 of the measurement's range, seed 0):
   - super-resolution x4 (Gaussian blur sigma 2 + decimation), 256x256;
   - CT, 30 parallel-beam views over 180 degrees, 128x128;
   - CT, 90 parallel-beam views over 120 degrees (limited angle), 128x128.
-Defaults (lam, iterations) are those of invscat.reconstruct, tuned on data.TRAINING_IMAGES only
+Defaults (lam, iterations) are those of the task classes in invscat.tasks, tuned on data.TRAINING_IMAGES only
 (benchmarks/tune_lambdas.py); the scattering estimators are the shipped ones, fitted on crops of the same
 training images (`make estimators`). The test images are data.TEST_IMAGES, plus for CT two random phantoms with
 seeds never used in training.
@@ -25,13 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-import torch
-
 from invscat import data, metrics
-from invscat import reconstruct as R
-from invscat.estimators import pretrained
-from invscat.regularizers import ScatteringRegularizer
-from invscat.solvers import scattering_solve
+from invscat.tasks import Deblurring, SuperResolution, Tomography
 
 COMMAND = "python benchmarks/quality.py --write"
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -45,18 +40,9 @@ def test_images(size: int, phantoms: bool) -> dict:
     return images
 
 
-def oracle(task: R.Task, A, y, truth, nonnegative: bool) -> np.ndarray:
-    """The scattering objective of ``method='scattering'`` (same weights) with S(truth) as its target, from the TV
-    image."""
-    estimator = pretrained.load(task)
-    first = torch.as_tensor(R.superres(y, task.factor, "tv").image if task.kind == "superres"
-                            else R.tomo(y, A, "tv").image)
-    target = estimator.scatter(truth[None])[0]
-    regularizer = ScatteringRegularizer(estimator.transform(truth.shape), target, estimator.channel_scale)
-    norm2 = A.norm() ** 2
-    lam, mu = R.scattering_weights(task.kind, estimator)
-    return scattering_solve(A, y, regularizer, lam * norm2, first, mu=mu * norm2,
-                            iters=R.DEFAULT_ITERS["scattering"], nonnegative=nonnegative).image
+def solve(task, y, method: str, truth) -> np.ndarray:
+    """The task's reconstruction by ``method``, or its scattering method with the true scattering ('oracle')."""
+    return (task.oracle(y, truth) if method == "oracle" else task.reconstruct(y, method)).image
 
 
 def table(title: str, images: dict, methods, simulate, solve, cutoff: float) -> tuple[str, dict]:
@@ -88,21 +74,25 @@ def main():
     args = parser.parse_args()
     sections, checks = [], []
 
-    sr_task = R.Task("superres", factor=4)
+    sr_task = SuperResolution(4)
     text, sr = table("Super-resolution x4, 256x256, noise 0.01", test_images(256, phantoms=False),
-                     R.SUPERRES_METHODS + ("oracle",), lambda x: R.simulate_superres(x, 4),
-                     lambda A, y, m, x: (oracle(sr_task, A, y, x, False) if m == "oracle"
-                                         else R.superres(y, 4, m).image), cutoff=0.25)
+                     sr_task.methods + ("oracle",), sr_task.simulate, lambda A, y, m, x: solve(sr_task, y, m, x),
+                     cutoff=0.25)
     sections.append(text)
+    blur_task = Deblurring(2.0)
+    text, blur = table("Deblurring, Gaussian sigma 2, 256x256, noise 0.01", test_images(256, phantoms=False),
+                       tuple(m for m in blur_task.methods if m != "scattering"), blur_task.simulate,
+                       lambda A, y, m, x: solve(blur_task, y, m, x), cutoff=0.25)
+    sections.append(text)
+    checks.append(("TV - Tikhonov, deblurring", blur["tv"] - blur["tikhonov"], 0.0))
     checks += [("TV - bicubic, superres x4", sr["tv"] - sr["bicubic"], 1.0),
                ("scattering - TV, superres x4", sr["scattering"] - sr["tv"], 0.0)]
     ct_images = test_images(128, phantoms=True)
     for views, arc, need in ((30, 180, 0.5), (90, 120, 0.5)):
-        task = R.Task("tomo", views=views, arc=arc)
+        task = Tomography(views, arc, size=128)
         text, ct = table(f"CT, {views} views over {arc} degrees, 128x128, noise 0.01", ct_images,
-                         R.TOMO_METHODS + ("oracle",), lambda x: R.simulate_tomo(x, views, arc_degrees=arc),
-                         lambda A, y, m, x: (oracle(task, A, y, x, True) if m == "oracle"
-                                             else R.tomo(y, A, m).image),
+                         task.methods + ("oracle",), task.simulate,
+                         lambda A, y, m, x, task=task: solve(task, y, m, x),
                          cutoff=min(1.0, views * 180 / arc / (np.pi * 128 / 2)))
         sections.append(text)
         if arc == 180:
@@ -116,7 +106,7 @@ def main():
     print(body)
     if args.write:
         block = (f"<!-- quality:start -->\n## Reconstruction quality\n\n`{COMMAND}` (defaults of "
-                 f"`invscat.reconstruct`; lam tuned on the training images, never on these)\n\n{body}"
+                 f"`invscat.tasks`; lam tuned on the training images, never on these)\n\n{body}"
                  f"<!-- quality:end -->")
         text = RESULTS.read_text()
         pattern = re.compile(r"<!-- quality:start -->.*<!-- quality:end -->", re.S)

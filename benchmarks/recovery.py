@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from invscat.inversion import invert
+from invscat.synthesis import invert
 from invscat.metrics import aligned_psnr
 from invscat.scattering import Scattering2D
 

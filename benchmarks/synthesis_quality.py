@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from invscat import data
-from invscat.inversion import averaged_moments, synthesize
+from invscat.synthesis import averaged_moments, synthesize
 from invscat.metrics import radial_power_spectrum
 from invscat.scattering import Scattering2D
 

@@ -1,8 +1,8 @@
-"""Choose the default regularisation weights of invscat.reconstruct on the TRAINING images only.
+"""Choose the default regularisation weights of the tasks (invscat.tasks) on the TRAINING images only.
 
-For each task (super-resolution x4 at 256x256; 30-view parallel CT at 128x128; noise 0.01) and each regularised
-method, run a grid of lam on the first training images and print the mean PSNR per lam; the best goes into
-invscat.reconstruct.DEFAULT_LAMBDA.
+For each task (super-resolution x4 at 256x256; 30-view parallel CT at 128x128; deblurring of a Gaussian blur of
+sigma 2 at 256x256; noise 0.01) and each regularised method, run a grid of lam (relative to ||A||^2) on the first
+training images and print the mean PSNR per lam; the best goes into the task class's ``relative_lam``.
 
 With --scattering, tune the weight of the scattering prior instead (the TV weight stays the TV default), for
 super-resolution x4 and for CT with 30 views and with 90 views over 120 degrees, with the shipped estimators.
@@ -12,7 +12,7 @@ Those were fitted on crops of the same training images, which flatters the estim
 into its shipped estimator (ScatteringEstimator.lam, .tv_weight), which method='scattering' uses when no
 weight is given.
 
-    python benchmarks/tune_lambdas.py [--images 4] [--scattering [--only TEXT] [--tv-scales 1 0.5] [--store]]
+    python benchmarks/tune_lambdas.py [--images 4] [--only TEXT] [--scattering [--tv-scales 1 0.5] [--store]]
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import argparse
 import numpy as np
 
 from invscat import data, metrics
-from invscat import reconstruct as R
 from invscat.estimators import pretrained
+from invscat.tasks import Deblurring, SuperResolution, Tomography
 
 GRID = np.logspace(-5, -1, 9)
 SCATTERING_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
@@ -33,7 +33,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=4, help="how many training images to tune on")
     parser.add_argument("--scattering", action="store_true", help="tune the scattering prior's weight")
-    parser.add_argument("--only", help="with --scattering: only the tasks whose name contains this text")
+    parser.add_argument("--only", help="only the tasks whose name contains this text")
     parser.add_argument("--store", action="store_true", help="with --scattering: save each best weight in its "
                         "shipped estimator")
     parser.add_argument("--tv-scales", type=float, nargs="+", default=[1.0],
@@ -42,49 +42,45 @@ def main():
     if args.scattering:
         return tune_scattering(args.images, args.only, args.store, args.tv_scales)
     tasks = {
-        "superres": (data.training_set((256, 256), args.images),
-                     lambda x, k: R.simulate_superres(x, 4, seed=k),
-                     lambda A, y, m, lam: R.superres(y, 4, m, lam=lam)),
-        "tomo": (data.training_set((128, 128), args.images, phantoms=2),
-                 lambda x, k: R.simulate_tomo(x, 30, seed=k),
-                 lambda A, y, m, lam: R.tomo(y, A, m, lam=lam)),
+        "superres": (SuperResolution(4), data.training_set((256, 256), args.images)),
+        "tomo": (Tomography(30, size=128), data.training_set((128, 128), args.images, phantoms=2)),
+        "deblur": (Deblurring(2.0), data.training_set((256, 256), args.images)),
     }
     print("| task | method | " + " | ".join(f"{lam:.0e}" for lam in GRID) + " | best |")
     print("|" + "---|" * (len(GRID) + 3))
-    for task, (images, simulate, solve) in tasks.items():
-        problems = [simulate(x, k) for k, x in enumerate(images)]
+    for name, (task, images) in tasks.items():
+        if args.only and args.only not in name:
+            continue
+        problems = [task.simulate(x, k)[1] for k, x in enumerate(images)]
         for method in ("tikhonov", "tv", "l1"):
-            scores = [np.mean([metrics.psnr(solve(A, y, method, lam).image, x) for x, (A, y) in zip(images, problems)])
-                      for lam in GRID]
+            scores = [np.mean([metrics.psnr(task.reconstruct(y, method, lam=lam).image, x)
+                               for x, y in zip(images, problems)]) for lam in GRID]
             best = GRID[int(np.argmax(scores))]
-            print(f"| {task} | {method} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {best:.0e} |", flush=True)
+            print(f"| {name} | {method} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {best:.0e} |", flush=True)
 
 
 def tune_scattering(count: int, only: str | None = None, store: bool = False, tv_scales=(1.0,)):
     ct_images = data.training_set((128, 128), count, phantoms=2)
     tasks = {
-        "superres x4": (data.training_set((256, 256), count), lambda x, k: R.simulate_superres(x, 4, seed=k),
-                        lambda A, y, lam, e: R.superres(y, 4, "scattering", lam=lam, estimator=e),
-                        R.Task("superres", factor=4)),
-        "tomo 30 views": (ct_images, lambda x, k: R.simulate_tomo(x, 30, seed=k),
-                          lambda A, y, lam, e: R.tomo(y, A, "scattering", lam=lam, estimator=e),
-                          R.Task("tomo", views=30)),
-        "tomo 90 views / 120 deg": (ct_images, lambda x, k: R.simulate_tomo(x, 90, arc_degrees=120, seed=k),
-                                    lambda A, y, lam, e: R.tomo(y, A, "scattering", lam=lam, estimator=e),
-                                    R.Task("tomo", views=90, arc=120)),
+        "superres x4": (data.training_set((256, 256), count), SuperResolution(4)),
+        "tomo 30 views": (ct_images, Tomography(30, size=128)),
+        "tomo 90 views / 120 deg": (ct_images, Tomography(90, 120, size=128)),
     }
     print("| task | TV weight | TV alone | " + " | ".join(f"{lam:.0e}" for lam in SCATTERING_GRID) + " |")
     print("|" + "---|" * (len(SCATTERING_GRID) + 3))
-    for task, (images, simulate, solve, spec) in tasks.items():
+    for task, (images, spec) in tasks.items():
         if only and only not in task:
             continue
-        problems = [simulate(x, k) for k, x in enumerate(images)]
-        tv = np.mean([metrics.psnr((R.superres(y, 4, "tv") if task.startswith("superres") else R.tomo(y, A, "tv")).image, x)
-                      for x, (A, y) in zip(images, problems)])
+        problems = [spec.simulate(x, k)[1] for k, x in enumerate(images)]
+        tv = np.mean([metrics.psnr(spec.reconstruct(y, "tv").image, x) for x, y in zip(images, problems)])
+
+        def solve(y, lam, estimator):
+            return spec.reconstruct(y, "scattering", lam=lam, estimator=estimator)
+
         estimator, best = pretrained.load(spec), (-np.inf, None, None)
         for scale in tv_scales:
-            estimator.tv_weight = scale * R.DEFAULT_LAMBDA[spec.kind, "tv"]
-            scores = [np.mean([metrics.psnr(solve(A, y, lam, estimator).image, x) for x, (A, y) in zip(images, problems)])
+            estimator.tv_weight = scale * spec.relative_lam["tv"]
+            scores = [np.mean([metrics.psnr(solve(y, lam, estimator).image, x) for x, y in zip(images, problems)])
                       for lam in SCATTERING_GRID]
             best = max(best, (max(scores), SCATTERING_GRID[int(np.argmax(scores))], estimator.tv_weight))
             print(f"| {task} | {estimator.tv_weight:.1e} | {tv:.2f} | " + " | ".join(f"{s:.2f}" for s in scores)

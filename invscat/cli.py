@@ -83,20 +83,18 @@ def scatter(
     """Compute the scattering coefficients of an image and save them with their parameters."""
     import torch
 
-    from invscat import __version__
     from invscat.device import resolve_device
+    from invscat.io import save_coefficients
     from invscat.scattering import Scattering2D
 
-    if output.suffix.lower() != ".npz":
-        raise InvscatError(f"{output}: coefficient files are .npz; give an output name ending in .npz.")
+    if output.suffix != ".npz":
+        raise InvscatError(f"{output}: coefficient files are .npz (lower case); give an output name ending in .npz.")
     x = load_image(image, allow_rgb=False)
     transform = Scattering2D(J, x.shape, L=L, max_order=order, padding=padding.value)
     transform.to(resolve_device(device.value))
     with torch.no_grad():
         coefficients = transform(torch.from_numpy(x).to(transform.psi_0_0.device)).cpu().numpy()
-    with atomic_path(output) as tmp:
-        np.savez(tmp, coefficients=coefficients, J=J, L=L, max_order=order, padding=padding.value,
-                 shape=np.array(x.shape), invscat_version=__version__)
+    save_coefficients(output, coefficients, J=J, L=L, max_order=order, padding=padding.value, shape=x.shape)
     if figure is not None:
         from invscat.figures import save_scattering_figure
         save_scattering_figure(figure, x, coefficients, J, L)
@@ -125,13 +123,9 @@ def _check_outputs(output: Path, metrics_json: Optional[Path], figure: Optional[
             raise InvscatError(f"{path}: the folder {path.parent} does not exist.")
 
 
-def _check_common(noise: float, iters: Optional[int], lam: Optional[float]) -> None:
-    if not np.isfinite(noise) or noise < 0:
+def _check_noise(noise: float) -> None:
+    if not (np.isfinite(noise) and noise >= 0):
         raise InvscatError(f"the noise level must be a number >= 0, got {noise}.")
-    if iters is not None and iters < 1:
-        raise InvscatError(f"the number of iterations must be >= 1, got {iters}.")
-    if lam is not None and not (np.isfinite(lam) and lam >= 0):
-        raise InvscatError(f"the regularisation weight must be a number >= 0, got {lam}.")
 
 
 def _write_outputs(output: Path, image: np.ndarray, metrics: dict, metrics_json: Optional[Path],
@@ -186,12 +180,55 @@ ESTIMATOR_OPTION = typer.Option(None, help="Scattering estimator (from `invscat 
                                 "default: the one shipped for the task.")
 
 
-def _check_estimator(estimator: Optional[Path], method: str) -> None:
+def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool, colour: bool, seed: int,
+                 reference: Optional[Path], metrics_json: Optional[Path], figure: Optional[Path], device: "Device",
+                 estimator: Optional[Path], iters: Optional[int], lam: Optional[float], quiet: bool, **recorded) -> None:
+    """What every reconstruction command does: read, (simulate), reconstruct with ``task``, score, write."""
+    from invscat.device import resolve_device
+
+    if method not in task.methods:
+        raise InvscatError(f"unknown method {method!r}; expected one of {', '.join(task.methods)}.")
     if estimator is not None:
         if method != "scattering":
             raise InvscatError("--estimator is only used by --method scattering.")
         if not estimator.is_file():
             raise InvscatError(f"{estimator}: no such estimator file.")
+    if simulate and reference is not None:
+        raise InvscatError("--reference is for measured input; with --simulate the input itself is the reference.")
+    _check_outputs(output, metrics_json, figure)
+    torch_device = resolve_device(device.value)
+    data = load_image(input, allow_rgb=colour)
+    channel_axis = -1 if data.ndim == 3 else None
+    if simulate:
+        truth = task.prepare_truth(np.moveaxis(data, -1, 0) if channel_axis is not None else data)
+        if min(truth.shape[-2:]) < 16:
+            raise InvscatError(f"{input}: the image is too small; the ground truth needs at least 16x16 pixels.")
+        if truth.shape[-2:] != data.shape[:2] and not quiet:
+            typer.echo(f"note: cropped the ground truth to {truth.shape[-2]}x{truth.shape[-1]} for the forward model")
+        A, measurement = task.simulate(truth, seed)
+        if min(A.range_shape) < 8:
+            raise InvscatError(f"{input}: the image is too small for this forward model; its measurement would be "
+                               f"{A.range_shape[0]}x{A.range_shape[1]}, and at least 8x8 is needed.")
+        if channel_axis is not None:
+            truth, measurement = np.moveaxis(truth, 0, -1), np.moveaxis(measurement, 0, -1)
+    else:
+        measurement = data
+        if min(measurement.shape[:2]) < 8:
+            raise InvscatError(f"{input}: the measurement is too small; it needs at least 8x8 values.")
+        shape = task.image_shape(measurement.shape[:2])
+        truth = _load_reference(reference, shape + data.shape[2:], allow_rgb=colour)
+    result = task.reconstruct(measurement, method, lam=lam, iters=iters, estimator=estimator, device=torch_device,
+                              progress=not quiet, channel_axis=channel_axis)
+    image = np.asarray(result.image, np.float32)
+    if not np.isfinite(image).all():
+        raise InvscatError(f"the {method} reconstruction diverged (non-finite values); try a smaller --lam.")
+    metrics = {"task": task.name, "method": method, **recorded, "lam": result.lam, "noise": task.noise,
+               "simulated": simulate, **_quality(image, truth), "time_s": result.time_s,
+               "iterations": result.iterations, "input": str(input)}
+    panels = [(f"measurement ({measurement.shape[0]}x{measurement.shape[1]})", measurement), (method, image)]
+    if truth is not None:
+        panels += [("reference", truth), ("error", image - truth)]
+    _write_outputs(output, image, metrics, metrics_json, figure, panels, quiet)
 
 
 @command
@@ -216,49 +253,41 @@ def superres(
 ):
     """Super-resolve an image: bicubic, the best linear estimator, Tikhonov, TV, wavelet l1 or TV plus the
     scattering prior."""
-    from invscat import reconstruct as R
-    from invscat.device import resolve_device
+    from invscat.tasks import SuperResolution
 
-    if method not in R.SUPERRES_METHODS:
-        raise InvscatError(f"unknown method {method!r}; expected one of {', '.join(R.SUPERRES_METHODS)}.")
-    if factor < 1:
-        raise InvscatError(f"the factor must be an integer >= 1, got {factor}.")
-    _check_common(noise, iters, lam)
-    _check_estimator(estimator, method)
-    _check_outputs(output, metrics_json, figure)
-    torch_device = resolve_device(device.value)
-    image = load_image(input, allow_rgb=True)
-    planes = np.moveaxis(image, -1, 0) if image.ndim == 3 else image  # colour channels first
-    if simulate:
-        M, N = (s - s % factor for s in planes.shape[-2:])
-        if M < 8 * factor or N < 8 * factor:
-            raise InvscatError(f"{input}: the image is too small for factor {factor}; it needs at least "
-                               f"{8 * factor}x{8 * factor} pixels.")
-        if (M, N) != planes.shape[-2:] and not quiet:
-            typer.echo(f"note: cropped the ground truth to {M}x{N}, a multiple of the factor {factor}")
-        truth = planes[..., :M, :N]
-        _, low = R.simulate_superres(truth, factor, noise, seed)
-    else:
-        low = planes
-        if min(low.shape[-2:]) < 8:
-            raise InvscatError(f"{input}: the image is too small; super-resolution needs at least 8x8 pixels.")
-    shape = (low.shape[-2] * factor, low.shape[-1] * factor)
-    channels_last = lambda a: np.moveaxis(a, 0, -1) if a.ndim == 3 else a
-    truth_image = channels_last(truth) if simulate else _load_reference(reference, shape + image.shape[2:],
-                                                                       allow_rgb=True)
-    result = R.superres(low, factor, method, lam=lam, iters=iters, noise=noise, estimator=estimator,
-                        device=torch_device, progress=not quiet)
-    restored = channels_last(np.asarray(result.image, np.float32))
-    if not np.isfinite(restored).all():
-        raise InvscatError(f"the {method} reconstruction diverged (non-finite values); try a smaller --lam.")
-    metrics = {"task": "superres", "method": method, "factor": factor,
-               "lam": result.lam, "noise": noise,
-               "simulated": simulate, **_quality(restored, truth_image), "time_s": result.time_s,
-               "iterations": result.iterations, "input": str(input)}
-    panels = [(f"measurement ({low.shape[-2]}x{low.shape[-1]})", channels_last(low)), (method, restored)]
-    if truth_image is not None:
-        panels += [("reference", truth_image), ("error", restored - truth_image)]
-    _write_outputs(output, restored, metrics, metrics_json, figure, panels, quiet)
+    _check_noise(noise)
+    _reconstruct(SuperResolution(factor, noise), input, output, method, simulate=simulate, colour=True, seed=seed,
+                 reference=reference, metrics_json=metrics_json, figure=figure, device=device, estimator=estimator,
+                 iters=iters, lam=lam, quiet=quiet, factor=factor)
+
+
+@command
+def deblur(
+    input: Path = typer.Argument(..., help="Blurred image (or, with --simulate, the ground truth)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Result image (.png, .jpg, .tif, .npy)."),
+    sigma: float = typer.Option(2.0, help="Standard deviation of the Gaussian blur, in pixels."),
+    method: str = typer.Option("tv", help="tikhonov, tv, l1 or scattering (with --estimator from `invscat fit "
+                               "deblur`)."),
+    estimator: Optional[Path] = ESTIMATOR_OPTION,
+    simulate: bool = typer.Option(False, "--simulate", help="INPUT is the ground truth: blur, add noise, then "
+                                  "reconstruct and score against it."),
+    noise: float = typer.Option(0.01, help="Noise level relative to the range, added with --simulate."),
+    reference: Optional[Path] = REFERENCE_OPTION,
+    metrics_json: Optional[Path] = METRICS_OPTION,
+    figure: Optional[Path] = FIGURE_OPTION,
+    device: Device = SOLVER_DEVICE_OPTION,
+    iters: Optional[int] = ITERS_OPTION,
+    lam: Optional[float] = LAM_OPTION,
+    seed: int = SEED_OPTION,
+    quiet: bool = QUIET_OPTION,
+):
+    """Deblur an image (Gaussian blur): Tikhonov, TV, wavelet l1 or TV plus the scattering prior."""
+    from invscat.tasks import Deblurring
+
+    _check_noise(noise)
+    _reconstruct(Deblurring(sigma, noise), input, output, method, simulate=simulate, colour=True, seed=seed,
+                 reference=reference, metrics_json=metrics_json, figure=figure, device=device, estimator=estimator,
+                 iters=iters, lam=lam, quiet=quiet, sigma=sigma)
 
 
 @command
@@ -289,68 +318,40 @@ def tomo(
 ):
     """Reconstruct a CT image (sparse-view, limited-angle; parallel or fan beam): FBP, SIRT, CGLS, a learned
     FBP filter, Tikhonov, TV, wavelet l1 or TV plus the scattering prior."""
-    from invscat import reconstruct as R
-    from invscat.device import resolve_device
+    from invscat.tasks import Tomography
 
-    if method not in R.TOMO_METHODS:
-        raise InvscatError(f"unknown method {method!r}; expected one of {', '.join(R.TOMO_METHODS)}.")
-    for name, value in (("views", views), ("detectors", detectors), ("size", size)):
-        if value is not None and value < 1:
-            raise InvscatError(f"the number of {name} must be at least 1, got {value}.")
-    if arc is not None and not (np.isfinite(arc) and 0 < arc <= 360):
-        raise InvscatError(f"the arc must be in (0, 360] degrees, got {arc}.")
-    _check_common(noise, iters, lam)
-    _check_estimator(estimator, method)
-    _check_outputs(output, metrics_json, figure)
-    torch_device = resolve_device(device.value)
-    data = load_image(input, allow_rgb=False)
+    _check_noise(noise)
     if simulate:
-        truth = data
-        if min(truth.shape) < 16:
-            raise InvscatError(f"{input}: the image is too small; tomography needs at least 16x16 pixels.")
-        radon, sinogram = R.simulate_tomo(truth, views or 30, arc, geometry.value, detectors, noise, seed)
+        if size is not None:
+            raise InvscatError("--size is for a measured sinogram; with --simulate the image gives the size.")
+        task = Tomography(30 if views is None else views, arc, geometry.value, detectors, noise=noise)
     else:
-        sinogram = data
-        if views is not None and views != sinogram.shape[0]:
-            raise InvscatError(f"{input}: the sinogram has {sinogram.shape[0]} views (rows), not --views {views}.")
-        if detectors is not None and detectors != sinogram.shape[1]:
-            raise InvscatError(f"{input}: the sinogram has {sinogram.shape[1]} detectors (columns), not "
-                               f"--detectors {detectors}.")
-        side = size or int((sinogram.shape[1] - 1) / np.sqrt(2))
-        if side < 16:
-            raise InvscatError(f"{input}: the sinogram is too small; it needs enough detectors for a 16x16 image.")
-        radon = R.tomo_operator((side, side), sinogram.shape[0], arc, geometry.value, sinogram.shape[1])
-        truth = _load_reference(reference, radon.domain_shape, allow_rgb=False)
-    result = R.tomo(sinogram, radon, method, lam=lam, iters=iters, noise=noise, estimator=estimator,
-                    device=torch_device, progress=not quiet)
-    image = np.asarray(result.image, np.float32)
-    if not np.isfinite(image).all():
-        raise InvscatError(f"the {method} reconstruction diverged (non-finite values); try a smaller --lam.")
-    metrics = {"task": "tomo", "method": method, "views": int(radon.range_shape[0]), "arc": arc,
-               "geometry": geometry.value, "detectors": int(radon.range_shape[1]),
-               "lam": result.lam, "noise": noise,
-               "simulated": simulate, **_quality(image, truth), "time_s": result.time_s,
-               "iterations": result.iterations, "input": str(input)}
-    panels = [("measurement (sinogram)", sinogram), (method, image)]
-    if truth is not None:
-        panels += [("reference", truth), ("error", image - truth)]
-    _write_outputs(output, image, metrics, metrics_json, figure, panels, quiet)
+        sinogram_shape = load_image(input, allow_rgb=False).shape
+        if views is not None and views != sinogram_shape[0]:
+            raise InvscatError(f"{input}: the sinogram has {sinogram_shape[0]} views (rows), not --views {views}.")
+        task = Tomography(sinogram_shape[0], arc, geometry.value, detectors or sinogram_shape[1], size, noise)
+    _reconstruct(task, input, output, method, simulate=simulate, colour=False, seed=seed, reference=reference,
+                 metrics_json=metrics_json, figure=figure, device=device, estimator=estimator, iters=iters, lam=lam,
+                 quiet=quiet, views=task.views, arc=arc, geometry=geometry.value,
+                 detectors=detectors)
 
 
 class TaskKind(str, Enum):
     superres = "superres"
     tomo = "tomo"
+    deblur = "deblur"
 
 
 @command
 def fit(
-    task: TaskKind = typer.Argument(..., help="superres or tomo."),
+    task: TaskKind = typer.Argument(..., help="superres, tomo or deblur."),
     output: Path = typer.Option(..., "-o", "--output", help="Estimator file to write (.pt)."),
     factor: int = typer.Option(4, help="superres: upsampling factor."),
     views: int = typer.Option(30, help="tomo: number of views."),
     arc: Optional[float] = typer.Option(None, help="tomo: angular range in degrees (default 180 parallel, 360 fan)."),
     geometry: Geometry = typer.Option(Geometry.parallel, help="tomo: beam geometry."),
     detectors: Optional[int] = typer.Option(None, help="tomo: detector cells (default: cover the image diagonal)."),
+    sigma: float = typer.Option(2.0, help="deblur: standard deviation of the Gaussian blur, in pixels."),
     size: int = typer.Option(128, help="Side of the training crops (tomo: the image size it is for)."),
     noise: float = typer.Option(0.01, help="Noise level of the simulated measurements, relative to their range."),
     images: str = typer.Option("builtin", help="'builtin' (the bundled training images) or a directory of images."),
@@ -364,8 +365,8 @@ def fit(
     to the scattering of the images, ridge weight chosen on a validation split."""
     import time
 
-    from invscat.reconstruct import Task
-    from invscat.training import fit_estimator
+    from invscat.tasks import Deblurring, SuperResolution, Tomography
+    from invscat.tasks.fit import fit_estimator
 
     if output.suffix != ".pt":
         raise InvscatError(f"{output}: the estimator file must end in .pt.")
@@ -374,19 +375,21 @@ def fit(
     if count < 2 or size < 2 ** (J + 2) or J < 1 or radius < 0:
         raise InvscatError(f"impossible parameters: need --count >= 2, --J >= 1, --radius >= 0 and --size >= "
                            f"{2 ** (J + 2)} for J={J}.")
-    if not (np.isfinite(noise) and noise >= 0):
-        raise InvscatError(f"the noise level must be a number >= 0, got {noise}.")
-    spec = Task(task.value, size=size, noise=noise, factor=factor, views=views, arc=arc, geometry=geometry.value,
-                detectors=detectors)
+    _check_noise(noise)
+    builders = {"superres": lambda: SuperResolution(factor, noise),
+                "tomo": lambda: Tomography(views, arc, geometry.value, detectors, size, noise),
+                "deblur": lambda: Deblurring(sigma, noise)}
+    spec = builders[task.value]()
     start = time.perf_counter()
+    options = dict(size=size, J=J, radius=radius, seed=seed)
     if quiet or not sys.stderr.isatty():
-        estimator = fit_estimator(spec, images, count, J=J, radius=radius, seed=seed)
+        estimator = fit_estimator(spec, images, count, **options)
     else:
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
             job = bar.add_task("fitting (TV reconstructions)", total=count)
-            estimator = fit_estimator(spec, images, count, J=J, radius=radius, seed=seed,
+            estimator = fit_estimator(spec, images, count, **options,
                                       progress=lambda done, total: bar.update(job, completed=done, total=total))
     estimator.save(output)
     if not quiet:
@@ -399,24 +402,6 @@ def fit(
 class Method(str, Enum):
     lbfgs = "lbfgs"
     adam = "adam"
-
-
-def _load_coefficients(path: Path) -> dict:
-    """A coefficient file written by ``invscat scatter``, checked."""
-    if not path.is_file():
-        raise InvscatError(f"{path}: no such file.")
-    try:
-        with np.load(path, allow_pickle=False) as saved:
-            fields = {key: saved[key] for key in saved.files}
-    except Exception:
-        raise InvscatError(f"{path}: not a readable .npz coefficient file.") from None
-    needed = {"coefficients", "J", "L", "max_order", "padding", "shape"}
-    if not needed <= set(fields):
-        raise InvscatError(f"{path}: not a coefficient file from `invscat scatter` (it lacks "
-                           f"{', '.join(sorted(needed - set(fields)))}).")
-    if not np.isfinite(fields["coefficients"]).all():
-        raise InvscatError(f"{path}: the coefficients contain NaN or infinite values.")
-    return fields
 
 
 @command
@@ -440,8 +425,9 @@ def invert(
     import torch
 
     from invscat.device import resolve_device
-    from invscat.inversion import invert as run_inversion
+    from invscat.io import load_coefficients
     from invscat.metrics import aligned_psnr, align
+    from invscat.synthesis import invert as run_inversion
     from invscat.scattering import Scattering2D
 
     if iters < 1:
@@ -451,16 +437,15 @@ def invert(
     _check_outputs(output, metrics_json, figure)
     torch_device = resolve_device(device.value)
     if input.suffix.lower() == ".npz":
-        saved = _load_coefficients(input)
+        saved = load_coefficients(input)
         given = {"J": J, "L": L, "order": order, "padding": padding.value if padding else None}
-        stored = {"J": int(saved["J"]), "L": int(saved["L"]), "order": int(saved["max_order"]),
-                  "padding": str(saved["padding"])}
+        stored = {"J": saved["J"], "L": saved["L"], "order": saved["max_order"], "padding": saved["padding"]}
         for name, value in given.items():
             if value is not None and value != stored[name]:
                 raise InvscatError(f"{input}: the coefficients were computed with {name}={stored[name]}, not {value}.")
-        transform = Scattering2D(stored["J"], tuple(int(s) for s in saved["shape"]), L=stored["L"],
+        transform = Scattering2D(stored["J"], saved["shape"], L=stored["L"],
                                  max_order=stored["order"], padding=stored["padding"]).to(torch_device)
-        target, image = torch.from_numpy(saved["coefficients"].astype(np.float32)), None
+        target, image = torch.from_numpy(saved["coefficients"]), None
     else:
         image = load_image(input, allow_rgb=False)
         transform = Scattering2D(4 if J is None else J, image.shape, L=8 if L is None else L,
@@ -505,7 +490,7 @@ def synth(
 ):
     """Synthesise textures matching the averaged scattering moments (orders 0-2) of an example."""
     from invscat.device import resolve_device
-    from invscat.inversion import synthesize
+    from invscat.synthesis import synthesize
     from invscat.io import save_image
 
     if iters < 1 or count < 1:

@@ -119,3 +119,64 @@ def save_image(path, image: np.ndarray) -> None:
         else:
             from skimage import io as skio
             skio.imsave(tmp, (np.clip(image, 0, 1) * 255).round().astype(np.uint8), check_contrast=False)
+
+
+COEFFICIENT_FIELDS = ("coefficients", "J", "L", "max_order", "padding", "shape")
+
+
+def save_coefficients(path, coefficients, *, J: int, L: int, max_order: int, padding: str, shape) -> None:
+    """Write scattering coefficients (C, h, w) and the transform's parameters to a .npz file, atomically (the
+    format ``invscat scatter`` writes and :func:`load_coefficients` reads)."""
+    from invscat import __version__
+
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise InvscatError(f"{path}: coefficient files are .npz (lower case); give an output name ending in .npz.")
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:  # a file object: numpy appends .npz to names it does not recognise
+            np.savez(f, coefficients=np.asarray(coefficients, np.float32), J=int(J), L=int(L),
+                     max_order=int(max_order), padding=str(padding), shape=np.asarray(shape, np.int64),
+                     invscat_version=__version__)
+
+
+def load_coefficients(path) -> dict:
+    """Read a coefficient file written by :func:`save_coefficients` (``invscat scatter``), checked field by field.
+
+    Returns
+    -------
+    dict
+        ``coefficients`` (float32 array (C, h, w)), ``J``, ``L``, ``max_order`` (int), ``padding`` (str) and
+        ``shape`` (tuple of int).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvscatError(f"{path}: no such file.")
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            fields = {key: saved[key] for key in saved.files}
+    except Exception:
+        raise InvscatError(f"{path}: not a readable .npz coefficient file.") from None
+    missing = [key for key in COEFFICIENT_FIELDS if key not in fields]
+    if missing:
+        raise InvscatError(f"{path}: not a coefficient file from `invscat scatter` (it lacks {', '.join(missing)}).")
+    out = {}
+    for key in ("J", "L", "max_order"):
+        value = fields[key]
+        if value.shape != () or value.dtype.kind not in "iu":
+            raise InvscatError(f"{path}: the field {key} must be one integer, got {value.dtype} of shape {value.shape}.")
+        out[key] = int(value)
+    if fields["padding"].shape != () or str(fields["padding"]) not in ("reflect", "periodic"):
+        raise InvscatError(f"{path}: the field padding must be 'reflect' or 'periodic'.")
+    out["padding"] = str(fields["padding"])
+    shape = fields["shape"]
+    if shape.shape != (2,) or shape.dtype.kind not in "iu" or (shape < 1).any():
+        raise InvscatError(f"{path}: the field shape must hold two positive integers.")
+    out["shape"] = tuple(int(s) for s in shape)
+    coefficients = fields["coefficients"]
+    if coefficients.dtype.kind != "f" or coefficients.ndim != 3:
+        raise InvscatError(f"{path}: the field coefficients must be a real float array (C, h, w), got "
+                           f"{coefficients.dtype} of shape {coefficients.shape}.")
+    if not np.isfinite(coefficients).all():
+        raise InvscatError(f"{path}: the coefficients contain NaN or infinite values.")
+    out["coefficients"] = coefficients.astype(np.float32)
+    return out

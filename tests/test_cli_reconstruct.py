@@ -156,6 +156,34 @@ def test_fit_then_reconstruct_with_the_estimator(tmp_path, small_png):
     assert "factor=2, not factor=4" in result.stderr
 
 
+def test_factor_3_end_to_end(tmp_path, small_png):
+    # fit an estimator for x3 on 48x48 crops, then super-resolve a 63x63 image (cropped from 64x64) with it
+    estimator = tmp_path / "sr_x3.pt"
+    result = run("fit", "superres", "--factor", 3, "--size", 48, "--count", 6, "-o", estimator, "--quiet")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "sr3.npy"
+    result = run("superres", small_png, "-o", out, "--simulate", "--factor", 3, "--method", "scattering",
+                 "--estimator", estimator, "--iters", 5, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert np.load(out).shape == (63, 63)
+
+
+def test_deblur_simulate_beats_the_blurred_image(tmp_path, small_png):
+    out, metrics = tmp_path / "db.npy", tmp_path / "db.json"
+    result = run("deblur", small_png, "-o", out, "--simulate", "--sigma", 1.5, "--metrics-json", metrics, "--quiet")
+    assert result.exit_code == 0, result.output
+    report = json.loads(metrics.read_text())
+    from invscat import metrics as M
+    from invscat.io import load_image
+    from invscat.tasks import Deblurring
+
+    truth = load_image(small_png)
+    blurred = Deblurring(1.5).simulate(truth)[1]
+    assert report["task"] == "deblur" and report["sigma"] == 1.5
+    assert report["psnr"] > M.psnr(blurred, truth) + 1.0
+    assert np.load(out).shape == (64, 64)
+
+
 def test_tomo_scattering_without_a_shipped_estimator_says_how_to_fit_one(tmp_path, small_png):
     out = tmp_path / "ct.npy"
     result = run("tomo", small_png, "-o", out, "--simulate", "--views", 45, "--method", "scattering", "--quiet")

@@ -9,7 +9,8 @@ from invscat import reconstruct as R
 from invscat.estimators import ScatteringEstimator, pretrained
 from invscat.regularizers import ScatteringRegularizer
 from invscat.scattering import Scattering2D
-from invscat.solvers import scattering_solve
+from invscat.solvers import gradient_descent
+from invscat.tasks import SuperResolution, Tomography, bicubic
 from conftest import cuda
 
 
@@ -91,12 +92,12 @@ def test_regularizer_rejects_a_wrong_target():
 def test_oracle_target_improves_on_its_start():
     """With the true image's scattering as target the objective moves a blurred start towards the truth."""
     truth = data.shepp_logan(32)
-    A = R.superres_operator((32, 32), 2)
+    A = SuperResolution(2).operator((32, 32))
     y = A(truth)
-    start = R.bicubic(y, 2)
+    start = bicubic(y, 2)
     S = Scattering2D(2, (32, 32))
     regularizer = ScatteringRegularizer(S, S(torch.from_numpy(truth)))
-    result = scattering_solve(A, y, regularizer, 1e-3, start, iters=60)
+    result = gradient_descent(A, y, regularizer, 1e-3, x0=start, iters=60)
     assert metrics.psnr(result.image, truth) > metrics.psnr(start, truth) + 1.0
 
 
@@ -108,7 +109,7 @@ def test_the_default_tasks_ship_an_estimator(name):
 
 def test_a_setting_without_an_estimator_says_how_to_fit_one():
     with pytest.raises(ValueError, match="invscat fit tomo --size 128 --views 45"):
-        pretrained.load(R.Task("tomo", views=45))
+        pretrained.load(Tomography(views=45))
 
 
 def test_scattering_beats_tv_on_sparse_view_shepp_logan():
@@ -121,7 +122,7 @@ def test_scattering_beats_tv_on_sparse_view_shepp_logan():
 
 
 def test_superres_scattering_with_a_user_estimator(tmp_path):
-    task = R.Task("superres", size=32, factor=2)
+    task = SuperResolution(factor=2)
     truth = smooth_images(6, size=32, seed=3)
     first = task.first_reconstruction(task.measure(truth, seed=0))
     estimator = ScatteringEstimator(J=2, metadata=task.metadata()).fit(first, truth)
@@ -145,7 +146,7 @@ def test_superres_scattering_on_cuda_agrees_with_cpu():
 
 def test_training_crops_from_a_folder_of_images(tmp_path):
     from invscat.io import InvscatError, save_image
-    from invscat.training import training_images
+    from invscat.tasks.fit import training_images
 
     save_image(tmp_path / "a.png", data.shepp_logan(48))
     np.save(tmp_path / "b.npy", 5 + 3 * data.random_ellipses(40).astype(np.float32))
@@ -154,3 +155,31 @@ def test_training_crops_from_a_folder_of_images(tmp_path):
     assert crops.min() >= 0 and crops.max() <= 1  # each image scaled to [0, 1]
     with pytest.raises(InvscatError, match="smaller than the 64x64"):
         training_images(tmp_path, size=64, count=2)
+
+
+def test_fit_refits_and_partial_fit_accumulates():
+    rng = np.random.default_rng(0)
+    low, other = rng.random((4, 8, 8)), rng.random((4, 8, 8))
+    high = np.kron(low, np.ones((2, 2)))
+    from invscat.estimators import LinearSuperResolution
+
+    alone = LinearSuperResolution(2, radius=1).fit(low, high).weights
+    refitted = LinearSuperResolution(2, radius=1).fit(other, np.kron(other, np.ones((2, 2))) * 3).fit(low, high)
+    assert torch.allclose(refitted.weights, alone)
+    accumulated = LinearSuperResolution(2, radius=1).partial_fit(other, 3 * np.kron(other, np.ones((2, 2))))
+    assert not torch.allclose(accumulated.partial_fit(low, high).weights, alone)
+
+
+def test_saving_an_estimator_never_follows_a_planted_link(tmp_path):
+    # the estimator is written through a random, exclusively created temporary file renamed over the output:
+    # a symlink planted at the output (or at the old fixed '.partial' name) is replaced, its target untouched
+    estimator = ScatteringEstimator(J=1, L=2).fit(smooth_images(4, size=16, seed=0), smooth_images(4, size=16, seed=1))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "e.pt"
+    out.symlink_to(victim)
+    (tmp_path / "e.pt.partial").symlink_to(victim)
+    estimator.save(out)
+    assert victim.read_text() == "keep me" and not out.is_symlink()
+    assert ScatteringEstimator.load(out).weights is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.pt", "e.pt.partial", "victim.txt"]

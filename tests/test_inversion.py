@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from invscat import data
-from invscat.inversion import averaged_moments, invert, synthesize
+from invscat.synthesis import averaged_moments, invert, synthesize
 from invscat.metrics import align, aligned_psnr
 from invscat.scattering import Scattering2D
 from test_cli import assert_one_sentence_error, run

@@ -68,7 +68,10 @@ class LinearSuperResolution:
         self.weights = _solve_ridge(self._gram, self._rhs, self.ridge)
         return self
 
-    fit = partial_fit
+    def fit(self, low, high) -> "LinearSuperResolution":
+        """Fit on these pairs alone (what :meth:`partial_fit` accumulated before is dropped)."""
+        self._gram = self._rhs = None
+        return self.partial_fit(low, high)
 
     def predict(self, low):
         """Upsample low-resolution image(s) (..., m, n) to (..., f m, f n)."""
@@ -128,7 +131,10 @@ class LearnedFBP:
         self.coefficients = _solve_ridge(self._gram, self._rhs, self.ridge)
         return self
 
-    fit = partial_fit
+    def fit(self, sinograms, images) -> "LearnedFBP":
+        """Fit on these pairs alone (what :meth:`partial_fit` accumulated before is dropped)."""
+        self._gram = self._rhs = None
+        return self.partial_fit(sinograms, images)
 
     @property
     def response(self) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The scattering estimators shipped with invscat for the default tasks (fitted by ``make estimators``)."""
+"""The scattering estimators shipped with invscat for the default tasks (fitted by ``make estimators``), looked up
+by the task (:meth:`invscat.tasks.base.Task.estimator_filename`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,8 @@ DIRECTORY = Path(__file__).with_name("pretrained")
 
 
 def filename(task) -> str:
-    """The shipped file's name for a :class:`invscat.reconstruct.Task`."""
-    meta = task.checked_metadata()
-    if meta["task"] == "superres":
-        return f"superres_x{meta['factor']}.pt"
-    return (f"tomo_{meta['geometry']}_{meta['views']}views_{meta['arc']:g}deg_{meta['size']}px_"
-            f"{meta['detectors']}det.pt")
+    """The shipped file's name for a task."""
+    return task.estimator_filename()
 
 
 def available() -> list[str]:
@@ -27,9 +24,6 @@ def load(task) -> ScatteringEstimator:
     """The shipped estimator for ``task``; a ``ValueError`` saying how to fit one if there is none."""
     path = DIRECTORY / filename(task)
     if not path.is_file():
-        meta = task.checked_metadata()
-        options = (f"--factor {meta['factor']}" if meta["task"] == "superres" else
-                   f"--size {meta['size']} --views {meta['views']} --arc {meta['arc']:g} --geometry {meta['geometry']}")
         raise ValueError(f"no scattering estimator ships for this setting ({path.stem}); fit one with "
-                         f"`invscat fit {meta['task']} {options} -o estimator.pt` and pass --estimator estimator.pt.")
-    return ScatteringEstimator.load(path, **task.checked_metadata())
+                         f"`invscat fit {task.fit_options()} -o estimator.pt` and pass --estimator estimator.pt.")
+    return ScatteringEstimator.load(path, **task.metadata())

@@ -36,8 +36,6 @@ class ScatteringEstimator:
         Scattering parameters (reflect padding, as Kymatio).
     radius : int
         Each prediction uses all channels at the (2 radius + 1)^2 scattering positions around it.
-    log : bool
-        Regress log(S + eps) instead of S (eps: 1e-3 of each channel's mean training coefficient).
     metadata : dict, optional
         What the estimator is for (task, operator parameters, image shape); saved with it and checked by
         :meth:`load`.
@@ -56,13 +54,13 @@ class ScatteringEstimator:
         saved with it and used by ``method='scattering'`` (when no weight is given; TV's default otherwise).
     """
 
-    def __init__(self, J: int = 2, L: int = 8, max_order: int = 2, radius: int = 1, log: bool = False,
+    def __init__(self, J: int = 2, L: int = 8, max_order: int = 2, radius: int = 1,
                  metadata: dict | None = None):
         if isinstance(radius, bool) or int(radius) != radius or radius < 0:
             raise ValueError(f"the neighbourhood radius must be an integer >= 0, got {radius}.")
-        self.J, self.L, self.max_order, self.radius, self.log = int(J), int(L), int(max_order), int(radius), bool(log)
+        self.J, self.L, self.max_order, self.radius = int(J), int(L), int(max_order), int(radius)
         self.metadata = dict(metadata or {})
-        self.weights = self.ridge = self.channel_scale = self.offset = self.lam = self.tv_weight = None
+        self.weights = self.ridge = self.channel_scale = self.lam = self.tv_weight = None
         self.validation_error: dict = {}
         self._sums: dict = {}
         self._transforms: dict = {}
@@ -86,12 +84,6 @@ class ScatteringEstimator:
             return self.transform(t.shape[-2:], t.device)(t.float()).double()
 
     # -- the regression -----------------------------------------------------------------------------------
-
-    def _domain(self, s: torch.Tensor) -> torch.Tensor:
-        return torch.log(s.clamp_min(0) + self.offset.to(s.device)[:, None, None]) if self.log else s
-
-    def _from_domain(self, s: torch.Tensor) -> torch.Tensor:
-        return (torch.exp(s) - self.offset.to(s.device)[:, None, None]).clamp_min(0) if self.log else s
 
     def _features(self, s: torch.Tensor) -> torch.Tensor:
         """(B, C, h, w) -> (B h w, C (2r+1)^2 + 1): each position's neighbourhood, plus a constant."""
@@ -118,9 +110,7 @@ class ScatteringEstimator:
         if s_first.shape != s_truth.shape:
             raise ValueError(f"first reconstructions and true images must have the same shape, got "
                              f"{tuple(s_first.shape)} and {tuple(s_truth.shape)} scattering coefficients.")
-        if self.offset is None:  # fixed by the first batch, so that all batches share one domain
-            self.offset = 1e-3 * s_truth.mean(dim=(0, 2, 3)).clamp_min(1e-12)
-        first_d, truth_d = self._domain(s_first), self._domain(s_truth)
+        first_d, truth_d = s_first, s_truth
         X = self._features(first_d)
         Y = self._targets(truth_d) - self._targets(first_d)  # predict the correction to the first estimate
         sums = {"gram": X.T @ X, "rhs": X.T @ Y, "yy": (Y * Y).sum(0), "truth2": (self._targets(truth_d) ** 2).sum(0),
@@ -150,8 +140,8 @@ class ScatteringEstimator:
         Parameters
         ----------
         first, truth : array_like, optional
-            Images (B, M, N). If omitted, the normal equations already accumulated by :meth:`partial_fit`
-            are solved.
+            Images (B, M, N): the estimator is refitted on these alone (what :meth:`partial_fit` accumulated
+            before is dropped). If omitted, the normal equations accumulated by :meth:`partial_fit` are solved.
         ridges : sequence of float
             Candidate ridge weights (relative to each feature's variance).
         validation : float
@@ -165,6 +155,7 @@ class ScatteringEstimator:
                 raise ValueError(f"first reconstructions and true images must have the same shape, got "
                                  f"{first.shape} and {truth.shape}.")
             first, truth = first.reshape(-1, *first.shape[-2:]), truth.reshape(-1, *truth.shape[-2:])
+            self._sums = {}
             held = np.random.default_rng(seed).random(len(first)) < validation
             if validation > 0 and held.all():
                 held[0] = False
@@ -194,9 +185,9 @@ class ScatteringEstimator:
         """Predicted scattering coefficients (B, C, h, w) of the true images behind first reconstructions."""
         if self.weights is None:
             raise ValueError("the estimator has not been fitted yet; call fit() first.")
-        s = self._domain(self.scatter(first))
+        s = self.scatter(first)
         correction = (self._features(s) @ self.weights.to(s.device)).reshape(s.shape[0], *s.shape[2:], -1)
-        return self._from_domain(s + correction.permute(0, 3, 1, 2)).float()
+        return (s + correction.permute(0, 3, 1, 2)).float()
 
     def check(self, name: str = "the estimator", strict: bool = True, **expected) -> None:
         """Raise a ``ValueError`` naming the first metadata entry that differs from ``expected``.
@@ -218,14 +209,15 @@ class ScatteringEstimator:
             raise ValueError("the estimator has not been fitted yet; call fit() first.")
         state = {"format": "invscat.ScatteringEstimator", "version": FORMAT_VERSION,
                  "scattering": {"J": self.J, "L": self.L, "max_order": self.max_order},
-                 "radius": self.radius, "log": self.log, "metadata": self.metadata,
-                 "weights": self.weights.float(), "ridge": self.ridge, "offset": self.offset.float(),
+                 "radius": self.radius, "log": False, "metadata": self.metadata,
+                 "weights": self.weights.float(), "ridge": self.ridge,
                  "channel_scale": self.channel_scale.float(), "lam": self.lam, "tv_weight": self.tv_weight,
                  "validation_error": {str(k): v for k, v in self.validation_error.items()}}
-        path = Path(path)
-        temporary = path.with_name(path.name + ".partial")
-        torch.save(state, temporary)
-        temporary.replace(path)
+        from invscat.io import atomic_path
+
+        with atomic_path(path) as temporary:
+            with open(temporary, "wb") as f:
+                torch.save(state, f)
 
     @classmethod
     def load(cls, path, **expected) -> "ScatteringEstimator":
@@ -250,10 +242,13 @@ class ScatteringEstimator:
         if state.get("version") != FORMAT_VERSION:
             raise ValueError(f"{path}: estimator format version {state.get('version')} is not supported "
                              f"(this invscat reads version {FORMAT_VERSION}); refit it with `invscat fit`.")
-        estimator = cls(**state["scattering"], radius=state["radius"], log=state["log"], metadata=state["metadata"])
+        if state.get("log"):
+            raise ValueError(f"{path}: a log-domain estimator, which this invscat no longer reads; refit it with "
+                             "`invscat fit`.")
+        estimator = cls(**state["scattering"], radius=state["radius"], metadata=state["metadata"])
         estimator.check(str(path), **expected)
         estimator.weights = state["weights"].double()
-        estimator.ridge, estimator.offset = state["ridge"], state["offset"].double()
+        estimator.ridge = state["ridge"]
         estimator.channel_scale = state["channel_scale"].double()
         estimator.validation_error = state["validation_error"]
         estimator.lam, estimator.tv_weight = state.get("lam"), state.get("tv_weight")

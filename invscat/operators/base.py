@@ -7,6 +7,8 @@ import numbers
 import numpy as np
 import torch
 
+from invscat.linalg import conjugate_gradient
+
 
 class LinearOperator:
     """A linear map between image-shaped spaces, with its adjoint.
@@ -156,8 +158,6 @@ class LinearOperator:
         iters, tol : int, float
             CG iteration limit and relative residual tolerance.
         """
-        from invscat.solvers.cg import conjugate_gradient
-
         if lam < 0:
             raise ValueError(f"the Tikhonov weight must be >= 0, got {lam}.")
         is_numpy = isinstance(y, np.ndarray)

@@ -29,6 +29,17 @@ def default_detectors(shape) -> int:
     return int(np.ceil(np.sqrt(2) * max(shape))) + 1
 
 
+def covered_side(detectors: int) -> int:
+    """The largest square image side whose :func:`default_detectors` fits in ``detectors``: the inverse of that
+    rule, used to guess the image size of a measured sinogram."""
+    side = max(1, int((int(detectors) - 1) / np.sqrt(2)))
+    while side > 1 and default_detectors((side, side)) > detectors:
+        side -= 1
+    while default_detectors((side + 1, side + 1)) <= detectors:
+        side += 1
+    return side
+
+
 class Radon(LinearOperator):
     """Line integrals of an image along the rays of a parallel- or fan-beam scanner (ASTRA).
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import torch
 
+from invscat.regularizers.base import Regularizer
+
 from invscat.scattering import Scattering2D
 
 
-class ScatteringRegularizer:
+class ScatteringRegularizer(Regularizer):
     """R(x) = 0.5 (M N / K) sum_{c, p} ((S x - S_hat)_{c p} / sigma_c)^2 over the K coefficients of an M x N image.
 
     The factor M N / K makes R grow with the number of pixels, as a data term does, so one weight suits any size.

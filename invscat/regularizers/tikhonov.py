@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import torch
 
+from invscat.linalg import conjugate_gradient
+from invscat.regularizers.base import Regularizer
 from invscat.regularizers.tv import divergence, gradient
 
 TIKHONOV_OPERATORS = ("identity", "gradient")
 
 
-class Tikhonov:
+class Tikhonov(Regularizer):
     """R(x) = 0.5 ||L x||^2 with L the identity or the finite-difference gradient.
 
     Parameters
@@ -39,5 +41,4 @@ class Tikhonov:
         """argmin_z 0.5 ||z - x||^2 + tau R(z): a scaling for 'identity', a few CG steps for 'gradient'."""
         if self.operator == "identity":
             return x / (1 + tau)
-        from invscat.solvers.cg import conjugate_gradient
         return conjugate_gradient(lambda v: v + tau * self.normal(v), x, x, iters=50, tol=1e-6)[0]

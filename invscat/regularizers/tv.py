@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from invscat.regularizers.base import Regularizer
+
 
 def gradient(x: torch.Tensor) -> torch.Tensor:
     """Forward differences with a zero difference across the last row/column (Neumann boundary).
@@ -31,8 +33,12 @@ def divergence(p: torch.Tensor) -> torch.Tensor:
 GRADIENT_NORM = 8 ** 0.5  # ||gradient||_2 <= sqrt(8) in 2-D (Chambolle 2004, Theorem 3.1)
 
 
-class TotalVariation:
+class TotalVariation(Regularizer):
     """TV(x) = sum_pixels |grad x|, the Euclidean norm of the gradient (isotropic) or its l1 norm (anisotropic).
+
+    In the protocol of :mod:`invscat.regularizers.base` it is a norm of a linear map: ``analysis`` is the
+    gradient, its adjoint minus the divergence, and the dual ball that of the pointwise l2 (isotropic) or
+    l-infinity (anisotropic) norm, which is what PDHG needs.
 
     Parameters
     ----------
@@ -43,11 +49,20 @@ class TotalVariation:
     """
 
     name = "tv"
+    analysis_norm = GRADIENT_NORM
 
     def __init__(self, isotropic: bool = True, eps: float = 1e-3):
-        if eps <= 0:
+        if not eps > 0:
             raise ValueError(f"the TV smoothing eps must be > 0, got {eps}.")
         self.isotropic, self.eps = isotropic, float(eps)
+
+    @staticmethod
+    def analysis(x: torch.Tensor) -> torch.Tensor:
+        return gradient(x)
+
+    @staticmethod
+    def analysis_adjoint(p: torch.Tensor) -> torch.Tensor:
+        return -divergence(p)
 
     def value(self, x: torch.Tensor) -> torch.Tensor:
         g = gradient(x)

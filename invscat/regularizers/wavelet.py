@@ -6,8 +6,10 @@ import warnings
 
 import torch
 
+from invscat.regularizers.base import Regularizer
 
-class WaveletL1:
+
+class WaveletL1(Regularizer):
     """R(x) = sum of |detail coefficients| of an orthogonal 2-D wavelet transform of x.
 
     The transform is ptwt's boundary-orthogonalised matrix DWT, so it is exactly orthogonal on any image

@@ -1,15 +1,18 @@
-"""Solvers: least squares (CG), FISTA, primal-dual TV, gradient descent (Adam / L-BFGS), and the CT baselines.
+"""Solvers for 0.5 ||A x - y||^2 + lam R(x), all with one signature,
 
-Every iterative solver returns a :class:`SolverResult`."""
+    solver(A, y, regularizer, lam, *, x0, iters, tol, nonnegative, callback, progress, reference, device)
 
-from invscat.solvers.cg import conjugate_gradient
+``lam`` absolute, ``nonnegative`` a projection, each naming the regulariser capability it needs: :func:`pdhg`
+(the dual splitting: TV), :func:`fista` (a prox: wavelet l1), :func:`cg` (a quadratic: Tikhonov),
+:func:`gradient_descent` (a smooth value: L-BFGS / Adam, scattering priors). Beside them :func:`minimize` for any
+smooth objective, and the CT baselines FBP, SIRT and CGLS. Every iterative solver returns a
+:class:`SolverResult`."""
+
+from invscat.solvers.cg import cg
 from invscat.solvers.fista import fista
-from invscat.solvers.gradient import minimize, variational
-from invscat.solvers.pdhg import pdhg_tv
+from invscat.solvers.gradient import gradient_descent, minimize
+from invscat.solvers.pdhg import pdhg
 from invscat.solvers.result import SolverResult
-from invscat.solvers.scattering import scattering_solve
-from invscat.solvers.tikhonov import cg_tikhonov
 from invscat.solvers.tomography import cgls, fbp, sirt
 
-__all__ = ["SolverResult", "conjugate_gradient", "cg_tikhonov", "fista", "pdhg_tv", "minimize", "variational", "fbp",
-           "sirt", "cgls", "scattering_solve"]
+__all__ = ["SolverResult", "pdhg", "fista", "cg", "gradient_descent", "minimize", "fbp", "sirt", "cgls"]

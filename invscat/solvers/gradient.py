@@ -1,4 +1,4 @@
-"""Gradient-based minimisation of smooth objectives (Adam, L-BFGS), on whatever device the image lives on."""
+"""Gradient-based minimisation of smooth objectives (L-BFGS, Adam), on whatever device the image lives on."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from invscat.solvers.result import Monitor, SolverResult, as_tensor, starting_point
+from invscat.solvers.result import Monitor, SolverResult, as_tensor, check_weight, starting_point
 
 GRADIENT_METHODS = ("lbfgs", "adam")
 
@@ -16,6 +16,9 @@ def minimize(objective: Callable[[torch.Tensor], torch.Tensor], x0, *, method: s
              residual: Callable[[torch.Tensor], float] | None = None, reference=None, callback=None,
              progress: bool = False, name: str | None = None) -> SolverResult:
     """Minimise a differentiable scalar ``objective(x)`` from ``x0`` with L-BFGS or Adam.
+
+    The engine behind :func:`gradient_descent` and the scattering inversion; objectives that are not of the
+    form data term + regulariser come here directly.
 
     Parameters
     ----------
@@ -32,13 +35,13 @@ def minimize(objective: Callable[[torch.Tensor], torch.Tensor], x0, *, method: s
     schedule : {None, 'cosine'}
         Adam only: 'cosine' decays the step from ``lr`` to 0 over ``iters`` (Loshchilov & Hutter 2017).
     nonnegative : bool
-        Project onto x >= 0 after every step (Adam only; L-BFGS raises).
+        Project onto x >= 0 after every step.
     tol : float
         Stop when the relative change of x falls below ``tol``.
     residual : callable, optional
         x -> relative data residual, recorded per iteration.
     reference, callback, progress
-        As in :func:`invscat.solvers.pdhg_tv`.
+        As in :func:`invscat.solvers.pdhg`.
 
     Returns
     -------
@@ -48,8 +51,6 @@ def minimize(objective: Callable[[torch.Tensor], torch.Tensor], x0, *, method: s
         raise ValueError(f"unknown gradient method {method!r}; expected one of {', '.join(GRADIENT_METHODS)}.")
     if schedule not in (None, "cosine"):
         raise ValueError(f"unknown step schedule {schedule!r}; expected None or 'cosine'.")
-    if nonnegative and method == "lbfgs":
-        raise ValueError("L-BFGS here is unconstrained; use method='adam' for a non-negativity constraint.")
     start, as_numpy = as_tensor(x0)
     x = start.detach().clone().requires_grad_(True)
     monitor = Monitor(name or method, iters, tol=tol, reference=reference, callback=callback, progress=progress)
@@ -78,20 +79,54 @@ def minimize(objective: Callable[[torch.Tensor], torch.Tensor], x0, *, method: s
         if not torch.isfinite(value):
             raise FloatingPointError(f"{method} diverged (objective {value.item()}); lower the step size.")
         with torch.no_grad():
-            current = objective(x).item() if method == "lbfgs" else value.item()
+            current = objective(x).item() if method == "lbfgs" or nonnegative else value.item()
             misfit = residual(x) if residual is not None else float("nan")
         if monitor.step(x.detach(), current, misfit):
             break
     return monitor.finish(x, as_numpy)
 
 
-def variational(A, y, regularizer, lam: float, *, x0=None, **options) -> SolverResult:
-    """Minimise 0.5 ||A x - y||^2 + lam R_smooth(x) by :func:`minimize`, with R's smoothed form.
+def gradient_descent(A, y, regularizer, lam: float, *, x0=None, iters: int = 100, tol: float = 1e-6,
+                     nonnegative: bool = False, callback=None, progress: bool = False, reference=None,
+                     device=None, method: str = "lbfgs", lr: float | None = None,
+                     schedule: str | None = None) -> SolverResult:
+    """Minimise 0.5 ||A x - y||^2 + lam R(x) with R's smooth value, by L-BFGS or Adam (:func:`minimize`).
 
-    ``options`` go to :func:`minimize` (method, iters, lr, tol, reference, callback, progress). The starting
-    point defaults to A^T y / ||A||^2.
+    Parameters
+    ----------
+    A : LinearOperator
+        Forward operator.
+    y : ndarray or torch.Tensor
+        Measurement; the image is computed on its device (or ``device``).
+    regularizer : Regularizer
+        One that provides ``smooth_value``; a sum such as ``ScatteringRegularizer + w * TotalVariation(eps)``.
+    lam : float
+        Regularisation weight (>= 0), absolute.
+    x0 : array, optional
+        Starting image (default A^T y / ||A||^2).
+    nonnegative : bool
+        Project onto x >= 0 after every step.
+    method, lr, schedule
+        As in :func:`minimize`.
+    iters, tol, callback, progress, reference, device
+        As in :func:`invscat.solvers.pdhg`.
+
+    Returns
+    -------
+    SolverResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from invscat.operators import Identity
+    >>> from invscat.regularizers import TotalVariation
+    >>> y = np.zeros((16, 16), np.float32); y[4:12, 4:12] = 1
+    >>> gradient_descent(Identity(y.shape), y, TotalVariation(), 0.1, iters=10).image.shape
+    (16, 16)
     """
-    yt, as_numpy = as_tensor(y)
+    check_weight(lam)
+    regularizer.require("smooth_value", "a gradient solver")
+    yt, as_numpy = as_tensor(y, device)
     start = starting_point(x0, yt, lambda: A.adjoint(yt) / A.norm() ** 2)
     y_norm = torch.linalg.vector_norm(yt).clamp_min(1e-30)
 
@@ -101,8 +136,9 @@ def variational(A, y, regularizer, lam: float, *, x0=None, **options) -> SolverR
     def residual(x):
         return (torch.linalg.vector_norm(A(x) - yt) / y_norm).item()
 
-    result = minimize(objective, start, residual=residual, name=f"{options.get('method', 'lbfgs')}-{regularizer.name}",
-                      **options)
-    if as_numpy and isinstance(result.image, torch.Tensor):
+    result = minimize(objective, start, method=method, iters=iters, lr=lr, schedule=schedule, nonnegative=nonnegative,
+                      tol=tol, residual=residual, reference=reference, callback=callback, progress=progress,
+                      name=f"{method}-{regularizer.name}")
+    if as_numpy:
         result.image = result.image.cpu().numpy()
     return result

@@ -69,13 +69,13 @@ class Monitor:
             raise ValueError(f"the tolerance must be >= 0, got {tol}.")
         self.result = SolverResult(image=None, method=method)
         self.iters, self.tol, self.callback = int(iters), float(tol), callback
-        self.reference = None if reference is None else torch.as_tensor(np.asarray(reference, np.float64))
+        self.reference = None if reference is None else np.asarray(reference, np.float64)
         self._previous = None
         self._start = time.perf_counter()
         self._bar = _progress_bar(method, iters) if progress and iters > 0 and sys.stderr.isatty() else None
 
     def step(self, x: torch.Tensor, objective: float, residual: float) -> bool:
-        from invscat.metrics import data_range
+        from invscat.metrics import psnr
 
         r = self.result
         r.iterations += 1
@@ -83,8 +83,7 @@ class Monitor:
         r.residual.append(float(residual))
         info = {"objective": r.objective[-1], "residual": r.residual[-1]}
         if self.reference is not None:
-            mse = torch.mean((x.detach().double().cpu().reshape(self.reference.shape) - self.reference) ** 2).item()
-            r.psnr.append(float("inf") if mse == 0 else 10 * np.log10(data_range(self.reference.numpy()) ** 2 / mse))
+            r.psnr.append(psnr(x.detach().cpu().numpy().reshape(self.reference.shape), self.reference))
             info["psnr"] = r.psnr[-1]
         stop = False
         if self._previous is not None and self.tol > 0:

@@ -20,7 +20,7 @@ def _as_batch(sinogram, radon: Radon):
     return array.reshape(-1, *radon.range_shape), array.shape[:-2]
 
 
-def _run_astra(radon: Radon, sinograms, algorithm: str, iterations: int = 1, options=None):
+def _run_astra(radon: Radon, sinograms, algorithm: str, iters: int = 1, options=None):
     astra = _astra()
     image, sinogram, ids = radon.link()
     algorithm_id = radon.algorithm(algorithm, ids, ReconstructionDataId=ids["image"], option=dict(options or {}))
@@ -29,14 +29,14 @@ def _run_astra(radon: Radon, sinograms, algorithm: str, iterations: int = 1, opt
         for i, item in enumerate(sinograms):
             np.copyto(sinogram, item)
             image[...] = 0
-            astra.algorithm.run(algorithm_id, iterations)
+            astra.algorithm.run(algorithm_id, iters)
             out[i] = image
     finally:
         radon.release(ids, algorithm_id)
     return out
 
 
-def fbp(radon: Radon, sinogram, filter: str = "ram-lak") -> np.ndarray:
+def fbp(radon: Radon, sinogram, window: str = "ram-lak") -> np.ndarray:
     """Filtered backprojection.
 
     Parallel beam uses ASTRA's FBP. Fan beam (ASTRA's CPU FBP is parallel-only) rebins the fan-beam
@@ -49,18 +49,18 @@ def fbp(radon: Radon, sinogram, filter: str = "ram-lak") -> np.ndarray:
         The operator that produced the sinogram.
     sinogram : array_like
         Shape (..., views, detectors).
-    filter : {'ram-lak', 'shepp-logan', 'hann'}
-        Ramp filter and its apodisation.
+    window : {'ram-lak', 'shepp-logan', 'hann'}
+        The ramp filter's apodisation window.
 
     Returns
     -------
     ndarray
         float32 image(s) of shape (..., M, N).
     """
-    if filter not in FBP_FILTERS:
-        raise ValueError(f"unknown FBP filter {filter!r}; expected one of {', '.join(FBP_FILTERS)}.")
+    if window not in FBP_FILTERS:
+        raise ValueError(f"unknown FBP filter {window!r}; expected one of {', '.join(FBP_FILTERS)}.")
     sinograms, batch = _as_batch(sinogram, radon)
-    options = {"FilterType": filter}
+    options = {"FilterType": window}
     if radon.geometry == "parallel":
         out = _run_astra(radon, sinograms, "FBP", options=options)
     else:
@@ -103,18 +103,18 @@ def rebin_fan_to_parallel(radon: Radon, parallel: Radon, sinogram: np.ndarray) -
     return interpolate(points).astype(np.float32)
 
 
-def sirt(radon: Radon, sinogram, iterations: int = 100, nonnegative: bool = False) -> np.ndarray:
+def sirt(radon: Radon, sinogram, iters: int = 100, nonnegative: bool = False) -> np.ndarray:
     """ASTRA's SIRT (simultaneous iterative reconstruction), optionally constrained to x >= 0."""
-    if iterations < 1:
-        raise ValueError(f"the number of iterations must be at least 1, got {iterations}.")
+    if iters < 1:
+        raise ValueError(f"the number of iterations must be at least 1, got {iters}.")
     sinograms, batch = _as_batch(sinogram, radon)
     options = {"MinConstraint": 0.0} if nonnegative else {}
-    return _run_astra(radon, sinograms, "SIRT", iterations, options).reshape(*batch, *radon.domain_shape)
+    return _run_astra(radon, sinograms, "SIRT", iters, options).reshape(*batch, *radon.domain_shape)
 
 
-def cgls(radon: Radon, sinogram, iterations: int = 30) -> np.ndarray:
+def cgls(radon: Radon, sinogram, iters: int = 30) -> np.ndarray:
     """ASTRA's CGLS (conjugate gradients on the normal equations), stopped early as a regulariser."""
-    if iterations < 1:
-        raise ValueError(f"the number of iterations must be at least 1, got {iterations}.")
+    if iters < 1:
+        raise ValueError(f"the number of iterations must be at least 1, got {iters}.")
     sinograms, batch = _as_batch(sinogram, radon)
-    return _run_astra(radon, sinograms, "CGLS", iterations).reshape(*batch, *radon.domain_shape)
+    return _run_astra(radon, sinograms, "CGLS", iters).reshape(*batch, *radon.domain_shape)

@@ -1,8 +1,10 @@
-"""Fitting a scattering-domain estimator for a reconstruction task (what ``invscat fit`` runs).
+"""Fitting a scattering-domain estimator for a reconstruction task (what ``invscat fit`` runs), and the rules that
+only training has (crop sizes, phantoms).
 
-A :class:`Task` fixes the forward model and the first reconstruction (TV with the task's default weight). Training
-pairs are random crops of training images, degraded by the task's model with seeded noise and reconstructed by TV;
-the estimator learns to predict the crops' scattering from that of their TV reconstructions.
+A :class:`~invscat.tasks.base.Task` fixes the forward model and the first reconstruction (TV with the task's
+default weight). Training pairs are random crops of training images, degraded by the task's model with seeded noise
+and reconstructed by TV; the estimator learns to predict the crops' scattering from that of their TV
+reconstructions.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from invscat import data
 from invscat.estimators.scattering import ScatteringEstimator
 from invscat.io import IMAGE_SUFFIXES, InvscatError, load_image
-from invscat.reconstruct import Task
+from invscat.tasks.base import Task, check_count
 
 BUILTIN = "builtin"
 
@@ -65,18 +67,21 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return (image - low) / (high - low) if high > low else np.zeros_like(image)
 
 
-def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *, J: int = 2, radius: int = 1,
-                  batch: int = 16, seed: int = 0, progress: Callable[[int, int], None] | None = None
-                  ) -> ScatteringEstimator:
+def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *, size: int | None = None, J: int = 2,
+                  radius: int = 1, batch: int = 16, seed: int = 0,
+                  progress: Callable[[int, int], None] | None = None) -> ScatteringEstimator:
     """Fit a :class:`ScatteringEstimator` for ``task`` on crops of ``images``.
 
     Parameters
     ----------
     task : Task
     images : 'builtin' or path
-        See :func:`training_images`. CT adds ``count // 4`` random phantoms.
+        See :func:`training_images`. Tasks with ``training_phantoms`` (CT) add that fraction of random phantoms.
     count : int
         Number of training crops.
+    size : int, optional
+        Side of the crops (default: the task's ``training_size``); the task's operator must accept it (a multiple
+        of a super-resolution factor).
     J, radius : int
         Scattering scales and neighbourhood radius of the estimator.
     batch : int
@@ -86,10 +91,11 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
     progress : callable, optional
         Called as ``progress(done, total)`` after every batch.
     """
-    if isinstance(count, bool) or int(count) != count or count < 2:
-        raise ValueError(f"the number of training crops must be an integer >= 2, got {count}.")
-    truth = training_images(images, task.size, int(count), count // 4 if task.kind == "tomo" else 0, seed)
-    estimator = ScatteringEstimator(J=J, radius=radius, metadata=task.metadata())
+    count = check_count("number of training crops", count, 2)
+    size = task.training_size if size is None else check_count("training crop size", size, 2 ** (J + 2))
+    task.operator((size, size))  # refuses a crop size the forward model cannot take, before any work
+    truth = training_images(images, size, count, int(count * task.training_phantoms), seed)
+    estimator = ScatteringEstimator(J=J, radius=radius, metadata={**task.metadata(), "noise": float(task.noise)})
     held = np.random.default_rng(seed).random(len(truth)) < 0.2
     held[0] = False
     for start in range(0, len(truth), batch):

@@ -1,0 +1,283 @@
+"""What a reconstruction task is: a forward-model family that owns its operator, simulation, methods, tuned weights
+and the metadata of the scattering estimators fitted for it.
+
+Every regularised method solves
+
+    min_x  0.5 ||A x - y||^2 + lam_abs R(x),    lam_abs = lam ||A||^2,
+
+where ``lam``, the weight the tables, ``--lam`` and :attr:`Task.relative_lam` hold, is *relative to* ||A||^2, so
+that one value fits any number of views, image size or blur; the solvers take ``lam_abs``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from abc import ABC, abstractmethod
+from typing import Callable, ClassVar
+
+import numpy as np
+import torch
+
+from invscat.noise import gaussian_noise
+from invscat.operators.base import LinearOperator
+from invscat.regularizers import ScatteringRegularizer, Tikhonov, TotalVariation, WaveletL1
+from invscat.solvers import cg, fista, gradient_descent, pdhg
+from invscat.solvers.result import SolverResult
+
+DEFAULT_NOISE = 0.01
+DEFAULT_ITERS = {"tikhonov": 100, "tv": 300, "l1": 200, "sirt": 100, "cgls": 30, "scattering": 100}
+# The smoothing of TV in the scattering method's joint objective.
+SCATTERING_TV_EPS = 1e-3
+
+# Regularised methods: the solver, the regulariser, and whether the task's x >= 0 constraint is applied (as the
+# weights were tuned: TV constrained, Tikhonov (CG, unconstrained by nature) and l1 not).
+VARIATIONAL: dict[str, tuple[Callable, Callable[[], object], bool]] = {
+    "tikhonov": (cg, lambda: Tikhonov("gradient"), False),
+    "tv": (pdhg, TotalVariation, True),
+    "l1": (fista, lambda: WaveletL1("db4", levels=3), False),
+}
+
+
+def check_count(name: str, value, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``, or a one-sentence ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or int(value) != value \
+            or value < minimum:
+        raise ValueError(f"the {name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def noisy(measurements, noise: float, seed: int) -> np.ndarray:
+    """Each measurement of a batch with its own seeded Gaussian noise of ``noise`` x its own range."""
+    return np.stack([gaussian_noise(m, noise, seed + k) for k, m in enumerate(measurements)])
+
+
+class Task(ABC):
+    """A forward-model family. Subclasses are frozen dataclasses (hashable: operators are cached per task and
+    shape) that define:
+
+    - ``name`` and ``relative_lam`` (method -> weight relative to ||A||^2, tuned on the training images);
+    - :meth:`operator` (the forward model for an image shape) and :meth:`image_shape` (the image shape a
+      measurement shape comes from);
+    - :meth:`metadata` (what an estimator fitted for the task records and must match), :meth:`fit_options`;
+    - optionally :meth:`direct_methods` (non-variational methods: interpolation, FBP, learned filters) and
+      ``nonnegative`` (constrain the images to x >= 0).
+
+    The regularised methods (:data:`VARIATIONAL`) and ``'scattering'`` come with the base class.
+    """
+
+    name: ClassVar[str]
+    relative_lam: ClassVar[dict]
+    nonnegative: ClassVar[bool] = False
+    noise: float
+
+    # -- what a family defines --------------------------------------------------------------------------
+
+    @abstractmethod
+    def _make_operator(self, shape) -> LinearOperator:
+        """The forward operator for images of ``shape`` (called once per shape, see :meth:`operator`)."""
+
+    @abstractmethod
+    def image_shape(self, measurement_shape) -> tuple[int, int]:
+        """The image shape behind a measurement of ``measurement_shape`` (its last two axes)."""
+
+    @abstractmethod
+    def metadata(self) -> dict:
+        """What a scattering estimator fitted for this task records, and must match to be used for it."""
+
+    @abstractmethod
+    def fit_options(self) -> str:
+        """The ``invscat fit`` command line that fits an estimator for this task."""
+
+    def sized(self, image_shape) -> "Task":
+        """This task for images of ``image_shape``: the task itself, or, for a family whose estimators depend on
+        the image size (CT), the same task with that size fixed."""
+        return self
+
+    def direct_methods(self) -> dict[str, Callable]:
+        """Non-variational methods: name -> ``function(y, iters) -> image`` (numpy)."""
+        return {}
+
+    def prepare_truth(self, truth: np.ndarray) -> np.ndarray:
+        """The part of a ground truth image the forward model can take (e.g. cropped to a multiple of the
+        decimation factor)."""
+        return truth
+
+    @property
+    def training_size(self) -> int:
+        """Side of the square training crops of an estimator for this task."""
+        return 128
+
+    training_phantoms: ClassVar[float] = 0.0  # phantoms added to the training crops, as a fraction of them
+
+    # -- what every task does ---------------------------------------------------------------------------
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return (*self.direct_methods(), *VARIATIONAL, "scattering")
+
+    def operator(self, shape) -> LinearOperator:
+        """The forward operator for images of ``shape``, built once per task and shape (its norm is cached)."""
+        return _cached_operator(self, tuple(int(s) for s in shape))
+
+    def simulate(self, truth, seed: int = 0):
+        """(operator, measurement): ``truth`` (..., M, N) degraded by the forward model with seeded Gaussian
+        noise of ``noise`` x each measurement's range."""
+        truth = np.asarray(truth, np.float32)
+        A = self.operator(truth.shape[-2:])
+        y = noisy(A(truth.reshape(-1, *A.domain_shape)), self.noise, seed)
+        return A, y.reshape(*truth.shape[:-2], *A.range_shape)
+
+    def measure(self, images, seed: int) -> np.ndarray:
+        """Simulated measurements of a batch of images (B, M, N), each with its own seeded noise."""
+        return self.simulate(images, seed)[1]
+
+    def first_reconstruction(self, measurements) -> np.ndarray:
+        """The TV reconstruction a scattering estimator takes as its input (batched)."""
+        return self.reconstruct(measurements, "tv").image
+
+    def estimator_filename(self) -> str:
+        """Name of the file of the estimator shipped for this task (:mod:`invscat.estimators.pretrained`)."""
+        parts = [f"{value:g}{key}" if isinstance(value, float) else f"{value}{key}"
+                 for key, value in self.metadata().items() if key != "task"]
+        return "_".join([self.name, *parts]) + ".pt"
+
+    def load_estimator(self, estimator=None):
+        """The scattering estimator for this task: ``estimator`` (an object or a path) checked against
+        :meth:`metadata`, or the shipped one."""
+        from invscat.estimators import pretrained
+        from invscat.estimators.scattering import ScatteringEstimator
+
+        if estimator is None:
+            return pretrained.load(self)
+        if isinstance(estimator, ScatteringEstimator):
+            estimator.check(strict=False, **self.metadata())
+            return estimator
+        return ScatteringEstimator.load(estimator, **self.metadata())
+
+    def scattering_weights(self, estimator) -> tuple[float, float]:
+        """(lam, mu) of the scattering method relative to ||A||^2: the weights tuned for the estimator and saved
+        with it (``benchmarks/tune_lambdas.py --scattering --store``), else the task's defaults."""
+        lam = estimator.lam if estimator.lam is not None else self.relative_lam["scattering"]
+        mu = estimator.tv_weight if estimator.tv_weight is not None else self.relative_lam["tv"]
+        return lam, mu
+
+    def reconstruct(self, y, method: str = "tv", *, lam: float | None = None, iters: int | None = None,
+                    estimator=None, reference=None, device=None, progress: bool = False,
+                    channel_axis: int | None = None) -> SolverResult:
+        """Reconstruct the image(s) behind measurement(s) ``y`` with ``method``.
+
+        Parameters
+        ----------
+        y : array_like or torch.Tensor
+            Measurement(s), (..., m, n); a batch is solved jointly, each image independently.
+        method : str
+            One of :attr:`methods`.
+        lam : float, optional
+            Regularisation weight relative to ||A||^2 (default: :attr:`relative_lam`, or the estimator's).
+        iters : int, optional
+            Solver iterations (default per method).
+        estimator : ScatteringEstimator or path, optional
+            For 'scattering': the estimator (default: the one shipped for the task).
+        reference : array_like, optional
+            Ground truth for the PSNR history.
+        device : torch.device, optional
+            Where the iterative solvers run.
+        progress : bool
+            Show a progress bar on a terminal.
+        channel_axis : int, optional
+            The axis of ``y`` that holds colour channels (each reconstructed independently); the result keeps it
+            in place.
+
+        Returns
+        -------
+        SolverResult
+            ``image`` is numpy; ``lam`` the relative weight used; ``time_s`` includes any first reconstruction.
+        """
+        if channel_axis is not None:
+            y = np.moveaxis(np.asarray(y, np.float32), channel_axis, 0)
+            result = self.reconstruct(y, method, lam=lam, iters=iters, estimator=estimator,
+                                      reference=None if reference is None else np.moveaxis(reference, channel_axis, 0),
+                                      device=device, progress=progress)
+            result.image = np.moveaxis(result.image, 0, channel_axis)
+            return result
+        if method not in self.methods:
+            raise ValueError(f"unknown method {method!r} for {self.name}; expected one of {', '.join(self.methods)}.")
+        if lam is not None and not (np.isfinite(lam) and lam >= 0):
+            raise ValueError(f"the regularisation weight must be a number >= 0, got {lam}.")
+        iters = DEFAULT_ITERS.get(method) if iters is None else check_count("number of iterations", iters)
+        y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y
+        y = np.asarray(y, np.float32)
+        if y.ndim < 2:
+            raise ValueError(f"the measurement must have at least two dimensions (..., m, n), got shape {y.shape}.")
+        if not np.isfinite(y).all():
+            raise ValueError("the measurement contains NaN or infinite values.")
+        start = time.perf_counter()
+        shape = self.image_shape(y.shape[-2:])
+        task = self.sized(shape)
+        direct = task.direct_methods()
+        if method in direct:
+            image = direct[method](y, iters)
+            result = SolverResult(image=np.asarray(image, np.float32), iterations=iters or 0, method=method)
+        else:
+            A = task.operator(shape)
+            yt = torch.from_numpy(y).to(device) if device is not None else torch.from_numpy(y)
+            options = dict(reference=reference, progress=progress)
+            if method == "scattering":
+                result = task._scattering(A, yt, estimator, lam, iters, **options)
+            else:
+                result = task._variational(A, yt, method, lam, iters, **options)
+            result.image = result.image.cpu().numpy()
+        result.time_s = time.perf_counter() - start
+        return result
+
+    def _variational(self, A, y: torch.Tensor, method: str, lam, iters, **options) -> SolverResult:
+        lam = self.relative_lam[method] if lam is None else lam
+        solver, regularizer, constrained = VARIATIONAL[method]
+        nonnegative = self.nonnegative and constrained
+        result = solver(A, y, regularizer(), lam * A.norm() ** 2, iters=iters or DEFAULT_ITERS[method],
+                        nonnegative=nonnegative, **options)
+        result.lam = lam
+        return result
+
+    def oracle(self, y, truth, **options) -> SolverResult:
+        """The scattering method with the true image's scattering as its target instead of the estimator's
+        prediction (same weights and start): the bound any estimator of the scattering is measured against."""
+        y = torch.as_tensor(np.asarray(y, np.float32))
+        shape = self.image_shape(y.shape[-2:])
+        A = self.sized(shape).operator(shape)
+        result = self.sized(shape)._scattering(A, y, None, None, None, target=torch.as_tensor(np.asarray(truth, np.float32)),
+                                  **options)
+        result.image = result.image.cpu().numpy()
+        return result
+
+    def _scattering(self, A, y: torch.Tensor, estimator, lam, iters, target=None, **options) -> SolverResult:
+        """TV first, then 0.5 ||A x - y||^2 + lam (R_S + (mu / lam) TV_eps) by L-BFGS from the TV image, R_S
+        pulling the image's scattering towards the estimator's prediction from the TV image (Dokmanic, Bruna,
+        Mallat & de Hoop 2016), or towards that of ``target`` (:meth:`oracle`)."""
+        estimator = self.load_estimator(estimator)
+        default_lam, mu = self.scattering_weights(estimator)
+        lam = default_lam if lam is None else lam
+        iters = DEFAULT_ITERS["scattering"] if iters is None else iters
+        norm2 = A.norm() ** 2
+        start = self._variational(A, y, "tv", None, None).image  # on y's device
+        if target is None:
+            prior = ScatteringRegularizer.from_estimator(estimator, start)
+        else:
+            scattering = estimator.scatter(target.reshape(-1, *target.shape[-2:]))
+            scattering = scattering.reshape(*target.shape[:-2], *scattering.shape[-3:])
+            prior = ScatteringRegularizer(estimator.transform(target.shape[-2:], start.device), scattering,
+                                          estimator.channel_scale)
+        tv = TotalVariation(eps=SCATTERING_TV_EPS)
+        regularizer, weight = (prior + (mu / lam) * tv, lam) if lam > 0 else (tv, mu)
+        result = gradient_descent(A, y, regularizer, weight * norm2, x0=start, iters=iters, tol=1e-5,
+                                  method="lbfgs", **options)
+        if self.nonnegative:  # the joint objective is solved unconstrained; its result is clipped at 0
+            result.image = result.image.clamp_min(0)
+        result.method, result.lam = "scattering", lam
+        return result
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_operator(task: Task, shape: tuple[int, int]) -> LinearOperator:
+    return task._make_operator(shape)
