@@ -63,3 +63,35 @@ def conjugate_gradient(apply: Callable[[torch.Tensor], torch.Tensor], rhs: torch
         if hook is not None and hook(x, step):
             return x, k + 1
     return x, iters
+
+
+class NormalEquations:
+    """Running sums G = X^T X and R = X^T Y of a linear least-squares fit, accumulated batch by batch, and their
+    ridge solution (G + ridge mean(diag G) I)^{-1} R, in float64.
+
+    Examples
+    --------
+    >>> import torch
+    >>> X = torch.randn(50, 3, dtype=torch.float64)
+    >>> equations = NormalEquations()
+    >>> equations.add(X[:20], X[:20] @ torch.ones(3, 1, dtype=torch.float64))
+    >>> equations.add(X[20:], X[20:] @ torch.ones(3, 1, dtype=torch.float64))
+    >>> torch.allclose(equations.solve(0.0), torch.ones(3, 1, dtype=torch.float64))
+    True
+    """
+
+    def __init__(self):
+        self.gram = self.rhs = None
+
+    def add(self, features: torch.Tensor, targets: torch.Tensor) -> None:
+        """Add the rows of features X (n, p) and targets Y (n, q)."""
+        gram, rhs = features.T @ features, features.T @ targets
+        self.gram = gram if self.gram is None else self.gram + gram
+        self.rhs = rhs if self.rhs is None else self.rhs + rhs
+
+    def solve(self, ridge: float) -> torch.Tensor:
+        """The weights (p, q), with a ridge relative to the mean diagonal of G."""
+        if self.gram is None:
+            raise ValueError("no training pairs yet: call fit() or partial_fit() first.")
+        scale = ridge * torch.diagonal(self.gram).mean().clamp_min(1e-30)
+        return torch.linalg.solve(self.gram + scale * torch.eye(self.gram.shape[0], dtype=self.gram.dtype), self.rhs)

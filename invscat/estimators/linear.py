@@ -13,13 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from invscat.linalg import NormalEquations
 from invscat.operators.radon import Radon
-
-
-def _solve_ridge(gram: torch.Tensor, rhs: torch.Tensor, ridge: float) -> torch.Tensor:
-    """(G + ridge * mean(diag G) I)^{-1} rhs, in float64."""
-    scale = ridge * torch.diagonal(gram).mean().clamp_min(1e-30)
-    return torch.linalg.solve(gram + scale * torch.eye(gram.shape[0], dtype=gram.dtype), rhs)
 
 
 class LinearSuperResolution:
@@ -40,7 +35,7 @@ class LinearSuperResolution:
             raise ValueError("the factor must be >= 1, the radius >= 0 and the ridge weight >= 0.")
         self.factor, self.radius, self.ridge = int(factor), int(radius), float(ridge)
         self.weights = None  # (features + 1, factor^2)
-        self._gram = self._rhs = None
+        self._equations = NormalEquations()
 
     def _features(self, low: torch.Tensor) -> torch.Tensor:
         """(B, m, n) -> (B * m * n, (2r+1)^2 + 1) neighbourhoods plus a constant."""
@@ -61,16 +56,13 @@ class LinearSuperResolution:
         if tuple(high.shape[-2:]) != (low.shape[-2] * self.factor, low.shape[-1] * self.factor):
             raise ValueError(f"high-resolution images must be {self.factor}x the low-resolution shape "
                              f"{tuple(low.shape[-2:])}, got {tuple(high.shape[-2:])}.")
-        X, Y = self._features(low), self._targets(high)
-        gram, rhs = X.T @ X, X.T @ Y
-        self._gram = gram if self._gram is None else self._gram + gram
-        self._rhs = rhs if self._rhs is None else self._rhs + rhs
-        self.weights = _solve_ridge(self._gram, self._rhs, self.ridge)
+        self._equations.add(self._features(low), self._targets(high))
+        self.weights = self._equations.solve(self.ridge)
         return self
 
     def fit(self, low, high) -> "LinearSuperResolution":
         """Fit on these pairs alone (what :meth:`partial_fit` accumulated before is dropped)."""
-        self._gram = self._rhs = None
+        self._equations = NormalEquations()
         return self.partial_fit(low, high)
 
     def predict(self, low):
@@ -112,7 +104,7 @@ class LearnedFBP:
         width = centres[1] - centres[0]
         self._basis = torch.from_numpy(np.clip(1 - np.abs(frequencies[None] - centres[:, None]) / width, 0, None))
         self.coefficients = None
-        self._gram = self._rhs = None
+        self._equations = NormalEquations()
 
     def _filtered(self, sinogram: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
         spectrum = torch.fft.rfft(sinogram.double(), n=self._padded, dim=-1)
@@ -124,16 +116,13 @@ class LearnedFBP:
         images = torch.as_tensor(np.asarray(images, np.float64)).reshape(sinograms.shape[0], -1)
         columns = torch.stack([self.radon.adjoint(self._filtered(sinograms, b).float()).double().reshape(len(images), -1)
                                for b in self._basis], dim=-1)  # (B, pixels, knots)
-        gram = torch.einsum("bpk,bpl->kl", columns, columns)
-        rhs = torch.einsum("bpk,bp->k", columns, images)
-        self._gram = gram if self._gram is None else self._gram + gram
-        self._rhs = rhs if self._rhs is None else self._rhs + rhs
-        self.coefficients = _solve_ridge(self._gram, self._rhs, self.ridge)
+        self._equations.add(columns.reshape(-1, columns.shape[-1]), images.reshape(-1, 1))
+        self.coefficients = self._equations.solve(self.ridge)[:, 0]
         return self
 
     def fit(self, sinograms, images) -> "LearnedFBP":
         """Fit on these pairs alone (what :meth:`partial_fit` accumulated before is dropped)."""
-        self._gram = self._rhs = None
+        self._equations = NormalEquations()
         return self.partial_fit(sinograms, images)
 
     @property
