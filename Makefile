@@ -38,6 +38,7 @@ estimators: $(BIN)/invscat
 	$(BIN)/invscat fit superres --factor 4 -o $(PRETRAINED)/superres_x4.pt
 	$(BIN)/invscat fit tomo --views 30 -o $(PRETRAINED)/tomo_parallel_30views_180deg_128px_183det.pt
 	$(BIN)/invscat fit tomo --views 90 --arc 120 -o $(PRETRAINED)/tomo_parallel_90views_120deg_128px_183det.pt
+	$(BIN)/invscat fit deblur --sigma 2 -o $(PRETRAINED)/deblur_sigma2.pt
 
 clean:
 	rm -rf $(VENV) results

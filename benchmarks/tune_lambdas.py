@@ -5,7 +5,8 @@ sigma 2 at 256x256; noise 0.01) and each regularised method, run a grid of lam (
 training images and print the mean PSNR per lam; the best goes into the task class's ``relative_lam``.
 
 With --scattering, tune the weight of the scattering prior instead (the TV weight stays the TV default), for
-super-resolution x4 and for CT with 30 views and with 90 views over 120 degrees, with the shipped estimators.
+super-resolution x4, for CT with 30 views and with 90 views over 120 degrees, and for deblurring (sigma 2), with
+the shipped estimators.
 Those were fitted on crops of the same training images, which flatters the estimate; the test images never enter.
 
 --tv-scales also tries multiples of TV's weight in the joint objective. With --store, the best pair is written
@@ -65,6 +66,7 @@ def tune_scattering(count: int, only: str | None = None, store: bool = False, tv
         "superres x4": (data.training_set((256, 256), count), SuperResolution(4)),
         "tomo 30 views": (ct_images, Tomography(30, size=128)),
         "tomo 90 views / 120 deg": (ct_images, Tomography(90, 120, size=128)),
+        "deblur sigma 2": (data.training_set((256, 256), count), Deblurring(2.0)),
     }
     print("| task | TV weight | TV alone | " + " | ".join(f"{lam:.0e}" for lam in SCATTERING_GRID) + " |")
     print("|" + "---|" * (len(SCATTERING_GRID) + 3))
