@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
@@ -38,12 +40,18 @@ def command(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from invscat.io import all_or_nothing
+
         try:
-            return func(*args, **kwargs)
+            with all_or_nothing():  # a run writes all its outputs or none
+                return func(*args, **kwargs)
         except (InvscatError, ValueError, TypeError) as error:
             _fail(str(error))
         except MemoryError:
             _fail("not enough memory for this problem size.")
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            _fail(f"{where}{error.strerror or error}.")
 
     return app.command()(wrapper)
 
@@ -84,11 +92,14 @@ def scatter(
     import torch
 
     from invscat.device import resolve_device
-    from invscat.io import save_coefficients
+    from invscat.io import check_outputs, save_coefficients
     from invscat.scattering import Scattering2D
 
     if output.suffix != ".npz":
         raise InvscatError(f"{output}: coefficient files are .npz (lower case); give an output name ending in .npz.")
+    if figure is not None and figure.suffix.lower() != ".png":
+        raise InvscatError(f"{figure}: expected a file name ending in .png.")
+    check_outputs([output, figure], [image])
     x = load_image(image, allow_rgb=False)
     transform = Scattering2D(J, x.shape, L=L, max_order=order, padding=padding.value)
     transform.to(resolve_device(device.value))
@@ -107,20 +118,32 @@ class Geometry(str, Enum):
     fan = "fan"
 
 
-def _check_outputs(output: Path, metrics_json: Optional[Path], figure: Optional[Path]) -> None:
-    """Fail before any work if an output cannot be written, so no output is left half-done."""
-    from invscat.io import IMAGE_SUFFIXES
+def _check_outputs(outputs, metrics_json: Optional[Path], figure: Optional[Path], inputs=()) -> None:
+    """Fail before any work if an output cannot be written, would overwrite an input or another output."""
+    from invscat.io import IMAGE_SUFFIXES, check_outputs
 
-    if output.suffix.lower() not in IMAGE_SUFFIXES:
-        raise InvscatError(f"{output}: unsupported output type {output.suffix or '(none)'!r}; expected one of "
-                           f"{', '.join(IMAGE_SUFFIXES)}.")
-    for path, suffix in ((output, None), (metrics_json, ".json"), (figure, ".png")):
-        if path is None:
-            continue
-        if suffix and path.suffix.lower() != suffix:
+    outputs = [outputs] if isinstance(outputs, Path) else list(outputs)
+    for output in outputs:
+        if output.suffix.lower() not in IMAGE_SUFFIXES:
+            raise InvscatError(f"{output}: unsupported output type {output.suffix or '(none)'!r}; expected one of "
+                               f"{', '.join(IMAGE_SUFFIXES)}.")
+    for path, suffix in ((metrics_json, ".json"), (figure, ".png")):
+        if path is not None and path.suffix.lower() != suffix:
             raise InvscatError(f"{path}: expected a file name ending in {suffix}.")
-        if not path.parent.is_dir():
-            raise InvscatError(f"{path}: the folder {path.parent} does not exist.")
+    check_outputs([*outputs, metrics_json, figure], inputs)
+
+
+def _json(metrics: dict) -> str:
+    """Strict JSON: a value that is not a finite number is written as null, with the reason under 'notes'."""
+    notes = {}
+    for key, value in metrics.items():
+        if isinstance(value, float) and not np.isfinite(value):
+            notes[key] = ("infinite: the result equals the reference exactly" if key == "psnr" and value > 0
+                          else f"not a finite number ({value})")
+            metrics = {**metrics, key: None}
+    if notes:
+        metrics = {**metrics, "notes": notes}
+    return json.dumps(metrics, indent=2, allow_nan=False) + "\n"
 
 
 def _check_noise(noise: float) -> None:
@@ -131,8 +154,6 @@ def _check_noise(noise: float) -> None:
 def _write_outputs(output: Path, image: np.ndarray, metrics: dict, metrics_json: Optional[Path],
                    figure: Optional[Path], panels: list, quiet: bool) -> None:
     """Write the image, metrics and figure (each atomically), then print a one-line summary."""
-    import json
-
     from invscat.io import save_image
 
     figure_title = f"{metrics['task']} — {metrics['method']}"
@@ -141,7 +162,7 @@ def _write_outputs(output: Path, image: np.ndarray, metrics: dict, metrics_json:
         save_comparison_figure(figure, panels, figure_title)
     if metrics_json is not None:
         with atomic_path(metrics_json) as tmp:
-            tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+            tmp.write_text(_json(metrics))
     save_image(output, image)
     if not quiet:
         quality = f", PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}" if metrics.get("psnr") is not None else ""
@@ -195,7 +216,7 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
             raise InvscatError(f"{estimator}: no such estimator file.")
     if simulate and reference is not None:
         raise InvscatError("--reference is for measured input; with --simulate the input itself is the reference.")
-    _check_outputs(output, metrics_json, figure)
+    _check_outputs(output, metrics_json, figure, [input, reference, estimator])
     torch_device = resolve_device(device.value)
     data = load_image(input, allow_rgb=colour)
     channel_axis = -1 if data.ndim == 3 else None
@@ -368,10 +389,11 @@ def fit(
     from invscat.tasks import Deblurring, SuperResolution, Tomography
     from invscat.tasks.fit import fit_estimator
 
+    from invscat.io import check_outputs
+
     if output.suffix != ".pt":
         raise InvscatError(f"{output}: the estimator file must end in .pt.")
-    if not output.parent.is_dir():
-        raise InvscatError(f"{output}: the folder {output.parent} does not exist.")
+    check_outputs([output])
     if count < 2 or size < 2 ** (J + 2) or J < 1 or radius < 0:
         raise InvscatError(f"impossible parameters: need --count >= 2, --J >= 1, --radius >= 0 and --size >= "
                            f"{2 ** (J + 2)} for J={J}.")
@@ -434,7 +456,7 @@ def invert(
         raise InvscatError(f"the number of iterations must be >= 1, got {iters}.")
     if restarts < 1:
         raise InvscatError(f"the number of restarts must be >= 1, got {restarts}.")
-    _check_outputs(output, metrics_json, figure)
+    _check_outputs(output, metrics_json, figure, [input])
     torch_device = resolve_device(device.value)
     if input.suffix.lower() == ".npz":
         saved = load_coefficients(input)
@@ -501,7 +523,8 @@ def synth(
         raise InvscatError(f"the size must be at least 2**J = {2 ** J}" +
                            (" and a multiple of it for periodic padding" if padding is Padding.periodic else "") +
                            f", got {size}.")
-    _check_outputs(output, metrics_json, figure)
+    names = [output] if count == 1 else [output.with_name(f"{output.stem}_{k}{output.suffix}") for k in range(count)]
+    _check_outputs(names, metrics_json, figure, [texture])
     torch_device = resolve_device(device.value)
     example = load_image(texture, allow_rgb=False)
     if padding is Padding.periodic:
@@ -513,7 +536,6 @@ def synth(
     result = synthesize(example, size, J=J, L=L, padding=padding.value, count=count, method=method.value,
                         iters=iters, seed=seed, device=torch_device, progress=not quiet)
     samples = result.image.cpu().numpy()
-    names = [output] if count == 1 else [output.with_name(f"{output.stem}_{k}{output.suffix}") for k in range(count)]
     metrics = {"task": "synth", "method": method.value, "J": J, "L": L, "padding": padding.value, "count": count,
                "relative_moment_error": result.residual[-1] if result.residual else None,
                "time_s": result.time_s, "iterations": result.iterations, "input": str(texture),
@@ -523,9 +545,8 @@ def synth(
         save_comparison_figure(figure, [("texture", example)] + [(f"sample {k}", s) for k, s in enumerate(samples)],
                                "scattering texture synthesis")
     if metrics_json is not None:
-        import json
         with atomic_path(metrics_json) as tmp:
-            tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+            tmp.write_text(_json(metrics))
     for name, sample in zip(names, samples):
         save_image(name, sample)
     if not quiet:
@@ -533,7 +554,12 @@ def synth(
                    f"after {result.iterations} iterations ({result.time_s:.1f} s)")
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # as Ctrl-C: temporaries are removed, nothing half-written is left
+
+
 def main():  # pragma: no cover - entry point
+    signal.signal(signal.SIGTERM, _terminate)
     app(prog_name="invscat")
 
 

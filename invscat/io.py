@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import tempfile
 from pathlib import Path
@@ -78,23 +79,99 @@ def load_image(path, *, allow_rgb: bool = True) -> np.ndarray:
     return array
 
 
+# The renames a run of all_or_nothing() has deferred: (temporary, target) pairs.
+_PENDING: contextvars.ContextVar = contextvars.ContextVar("invscat_pending_writes", default=None)
+# Longest file name a temporary may have (most filesystems allow 255 bytes).
+_NAME_MAX = 255
+
+
+def _temporary_name_fits(path: Path) -> bool:
+    # mkstemp's name: "." + stem + "." + 8 random characters + suffix
+    return len(os.fsencode(path.name)) + 10 <= _NAME_MAX
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path`` that is renamed to ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path`` that becomes ``path`` only if the block succeeds.
+
+    The one writer of the package: the temporary has a random name in the target folder and is created
+    exclusively (so it never follows a link planted there); it is renamed over ``path`` at the end (replacing a
+    link at ``path``, not writing through it) and removed on any failure. Inside :func:`all_or_nothing` the
+    rename waits for the end of the whole run.
+    """
     path = Path(path)
     if path.parent and not path.parent.is_dir():
         raise InvscatError(f"{path}: the folder {path.parent} does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    if not _temporary_name_fits(path):
+        raise InvscatError(f"{path}: the file name is too long to write safely; use a shorter one.")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    except OSError as error:
+        raise InvscatError(f"{path}: cannot write there ({error.strerror}).") from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
+    pending = _PENDING.get()
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions open() would
+        if pending is not None:
+            pending.append((tmp, path))
+            return
         os.replace(tmp, path)
+    except OSError as error:
+        raise InvscatError(f"{path}: writing failed ({error.strerror}).") from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+        if pending is None or not any(t == tmp for t, _ in pending):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
+
+
+@contextlib.contextmanager
+def all_or_nothing():
+    """Within this block, every :func:`atomic_path` write is kept in its temporary until the block ends: then all
+    are renamed into place, or, if the block fails (an error, Ctrl-C, SIGTERM), all are removed."""
+    pending: list = []
+    token = _PENDING.set(pending)
+    try:
+        yield
+        for tmp, path in pending:
+            os.replace(tmp, path)
+        pending.clear()
+    finally:
+        _PENDING.reset(token)
+        for tmp, _ in pending:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
+
+
+def check_outputs(outputs, inputs=()) -> None:
+    """Refuse, before any work, outputs that cannot be written or that would overwrite an input or each other.
+
+    Parameters
+    ----------
+    outputs : iterable of path or None
+        The files a run will write (None entries are skipped).
+    inputs : iterable of path
+        The files it reads.
+    """
+    seen = {}
+    read = {Path(p).resolve(): Path(p) for p in inputs if p is not None}
+    for path in (Path(p) for p in outputs if p is not None):
+        if path.is_dir():
+            raise InvscatError(f"{path}: is a directory; give a file name.")
+        if not path.parent.is_dir():
+            raise InvscatError(f"{path}: the folder {path.parent} does not exist.")
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise InvscatError(f"{path}: the folder {path.parent} is not writable.")
+        if not _temporary_name_fits(path):
+            raise InvscatError(f"{path}: the file name is too long to write safely; use a shorter one.")
+        resolved = path.resolve()
+        if resolved in read:
+            raise InvscatError(f"{path}: this output is the input {read[resolved]}; choose another name.")
+        if resolved in seen:
+            raise InvscatError(f"{path}: two outputs ({seen[resolved]} and {path}) name the same file.")
+        seen[resolved] = path
 
 
 def save_image(path, image: np.ndarray) -> None:

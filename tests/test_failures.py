@@ -1,0 +1,166 @@
+"""The failure contract: a failed run leaves nothing behind, outputs never overwrite inputs or each other, writes
+cannot be redirected, filesystem errors and signals end in one sentence, and metrics are strict JSON."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from invscat import data
+from invscat.io import InvscatError, all_or_nothing, atomic_path, save_image
+from test_cli import assert_one_sentence_error, run
+
+
+@pytest.fixture
+def png(tmp_path):
+    path = tmp_path / "in.png"
+    save_image(path, data.shepp_logan(64))
+    return path
+
+
+def leftovers(folder: Path) -> list:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# -- outputs against inputs and each other ---------------------------------------------------------------------
+
+def test_an_output_naming_the_input_is_refused_before_any_work(png):
+    before = png.read_bytes()
+    result = run("superres", png, "-o", png.with_name("out.png"), "--simulate", "--figure", png)
+    assert result.exit_code == 2 and "is the input" in result.stderr
+    assert png.read_bytes() == before
+
+
+def test_two_outputs_naming_one_file_are_refused(png, tmp_path):
+    out = tmp_path / "out.png"
+    result = run("superres", png, "-o", out, "--simulate", "--figure", out)
+    assert_one_sentence_error(result, out)
+    assert "name the same file" in result.stderr
+
+
+def test_synth_samples_never_overwrite_the_texture(tmp_path):
+    texture = tmp_path / "t_0.png"
+    save_image(texture, data.load_sample("brick", 64))
+    before = texture.read_bytes()
+    result = run("synth", texture, "-o", tmp_path / "t.png", "--count", 2, "--J", 2, "--iters", 2)
+    assert result.exit_code == 2 and "is the input" in result.stderr
+    assert texture.read_bytes() == before and not (tmp_path / "t_1.png").exists()
+
+
+# -- all outputs or none ---------------------------------------------------------------------------------------
+
+def test_a_failure_after_some_outputs_leaves_none(png, tmp_path, monkeypatch):
+    import invscat.figures
+
+    def broken(*args, **kwargs):
+        raise ValueError("the figure could not be drawn.")
+
+    monkeypatch.setattr(invscat.figures, "save_comparison_figure", broken)
+    out, metrics = tmp_path / "out.npy", tmp_path / "m.json"
+    result = run("superres", png, "-o", out, "--simulate", "--iters", 3, "--metrics-json", metrics,
+                 "--figure", tmp_path / "f.png", "--quiet")
+    assert_one_sentence_error(result, out)
+    assert not metrics.exists() and leftovers(tmp_path) == []
+
+
+def test_all_or_nothing_renames_only_at_the_end(tmp_path):
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    with pytest.raises(RuntimeError):
+        with all_or_nothing():
+            with atomic_path(first) as tmp:
+                tmp.write_text("a")
+            assert not first.exists()
+            raise RuntimeError
+    assert list(tmp_path.iterdir()) == []
+    with all_or_nothing():
+        with atomic_path(first) as tmp:
+            tmp.write_text("a")
+        with atomic_path(second) as tmp:
+            tmp.write_text("b")
+    assert first.read_text() == "a" and second.read_text() == "b" and leftovers(tmp_path) == []
+
+
+def test_scatter_checks_every_output_before_writing(png, tmp_path):
+    out = tmp_path / "c.npz"
+    result = run("scatter", png, "-o", out, "--J", 2, "--figure", tmp_path / "missing" / "f.png")
+    assert_one_sentence_error(result, out)
+    upper = tmp_path / "C.NPZ"
+    result = run("scatter", png, "-o", upper, "--J", 2)
+    assert_one_sentence_error(result, upper)
+    assert list(tmp_path.glob("*.npz")) == [] and leftovers(tmp_path) == []
+
+
+# -- filesystem errors -----------------------------------------------------------------------------------------
+
+def test_output_that_is_a_directory(png, tmp_path):
+    folder = tmp_path / "dir.png"
+    folder.mkdir()
+    result = run("superres", png, "-o", folder, "--simulate")
+    assert result.exit_code == 2 and "is a directory" in result.stderr and "Traceback" not in result.output
+    (tmp_path / "dir.pt").mkdir()
+    result = run("fit", "superres", "-o", tmp_path / "dir.pt", "--count", 2)
+    assert result.exit_code == 2 and "is a directory" in result.stderr
+
+
+def test_a_name_too_long_for_a_temporary_is_one_sentence(png, tmp_path):
+    out = tmp_path / ("x" * 247 + ".npy")  # a valid 251-character name
+    result = run("superres", png, "-o", out, "--simulate")
+    assert_one_sentence_error(result, out)
+    assert "too long" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_folder_is_refused_before_any_work(png, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        result = run("fit", "superres", "-o", folder / "e.pt", "--count", 2)
+        assert result.exit_code == 2 and "not writable" in result.stderr
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_planted_link_at_the_output_is_replaced_not_followed(png, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "out.npy"
+    out.symlink_to(victim)
+    result = run("superres", png, "-o", out, "--simulate", "--iters", 3, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "keep me" and not out.is_symlink() and np.load(out).shape == (64, 64)
+
+
+# -- signals and JSON ------------------------------------------------------------------------------------------
+
+def test_sigterm_mid_run_leaves_nothing(png, tmp_path):
+    out = tmp_path / "out.png"
+    command = [sys.executable, "-c", "from invscat.cli import main; main()", "superres", str(png), "-o", str(out),
+               "--simulate", "--iters", "100000", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    time.sleep(4)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0 and b"Traceback" not in stderr
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_metrics_are_strict_json():
+    from invscat.cli import _json
+
+    text = _json({"psnr": float("inf"), "ssim": 1.0, "error": float("nan")})
+    parsed = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
+    assert parsed["psnr"] is None and parsed["error"] is None and "exactly" in parsed["notes"]["psnr"]
+
+
+def test_atomic_path_refuses_a_missing_folder(tmp_path):
+    with pytest.raises(InvscatError, match="does not exist"):
+        with atomic_path(tmp_path / "no" / "x.npy"):
+            pass
