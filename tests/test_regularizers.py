@@ -82,3 +82,20 @@ def test_tikhonov_normal_is_the_gradient_of_its_value(operator):
     assert torch.allclose(x.grad, R.normal(x.detach()), atol=1e-12)
     z = R.prox(x.detach(), 0.7)
     assert torch.allclose(z + 0.7 * R.normal(z), x.detach(), atol=1e-5)  # optimality of the prox
+
+
+@pytest.mark.parametrize("shape", [(127, 93), (93, 127), (65, 64), (63, 63), (2, 31, 33)])
+def test_wavelet_l1_on_odd_sizes(shape):
+    W = WaveletL1("db4", levels=3)
+    x = torch.rand(*shape, dtype=torch.float64)
+    assert torch.allclose(W.prox(x, 0.0), x, atol=1e-12)
+    assert W.prox(x, 0.1).shape == x.shape and W.value(x) > 0
+
+
+def test_l1_superresolution_by_3_on_an_odd_image():
+    from invscat import data
+    from invscat.tasks import SuperResolution
+
+    task = SuperResolution(3)
+    _, low = task.simulate(data.shepp_logan(63))  # 21x21: odd at every scale
+    assert task.reconstruct(low, "l1", iters=5).image.shape == (63, 63)

@@ -62,9 +62,12 @@ class WaveletL1(Regularizer):
             return self._analysis(x.reshape(-1, *x.shape[-2:]))
 
     def synthesis(self, coefficients, shape) -> torch.Tensor:
+        """The image of ``shape`` with these coefficients. ptwt extends an odd side by one sample at each level
+        where it is odd; the extension is cropped off."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            return self._synthesis(coefficients).reshape(shape)
+            image = self._synthesis(coefficients)
+        return image[..., :shape[-2], :shape[-1]].reshape(shape)
 
     def _details(self, coefficients):
         return [d for level in coefficients[1:] for d in level]
