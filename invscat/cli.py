@@ -42,7 +42,11 @@ def command(func):
     def wrapper(*args, **kwargs):
         from invscat.io import all_or_nothing
 
+        from invscat.noise import check_seed
+
         try:
+            if "seed" in kwargs:
+                check_seed(kwargs["seed"])
             with all_or_nothing():  # a run writes all its outputs or none
                 return func(*args, **kwargs)
         except (InvscatError, ValueError, TypeError) as error:

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed) -> int:
+    """The one rule for seeds everywhere (noise, training crops, starting points): an integer from 0 to 2**32 - 1.
+
+    >>> check_seed(7)
+    7
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"the seed (--seed) must be an integer from 0 to {MAX_SEED}, got {seed!r}.")
+    return int(seed)
+
 
 def gaussian_noise(y, sigma: float, seed: int | None = 0) -> np.ndarray:
     """Add white Gaussian noise of standard deviation ``sigma`` times the measurement's range (max - min).

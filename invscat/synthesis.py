@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from invscat.noise import check_seed
+
 from invscat.scattering import Scattering2D
 from invscat.solvers.gradient import minimize
 from invscat.solvers.result import SolverResult
@@ -22,7 +24,7 @@ INIT_STD = 0.1
 
 
 def _start(shape, mean: float, std: float, seed: int, count: int, device, dtype) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(check_seed(seed))
     noise = torch.randn(count, *shape, generator=generator, dtype=torch.float64)
     return (mean + std * noise).to(device=device, dtype=dtype)
 

@@ -141,15 +141,15 @@ def test_a_planted_link_at_the_output_is_replaced_not_followed(png, tmp_path):
 
 def test_sigterm_mid_run_leaves_nothing(png, tmp_path):
     out = tmp_path / "out.png"
-    command = [sys.executable, "-c", "from invscat.cli import main; main()", "superres", str(png), "-o", str(out),
-               "--simulate", "--iters", "100000", "--quiet"]
+    command = [sys.executable, "-c", "from invscat.cli import main; main()", "synth", str(png), "-o", str(out),
+               "--J", "2", "--iters", "1000000", "--metrics-json", str(tmp_path / "m.json"), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})
     time.sleep(4)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode != 0 and b"Traceback" not in stderr
-    assert not out.exists() and leftovers(tmp_path) == []
+    assert not out.exists() and not (tmp_path / "m.json").exists() and leftovers(tmp_path) == []
 
 
 def test_metrics_are_strict_json():
@@ -164,3 +164,22 @@ def test_atomic_path_refuses_a_missing_folder(tmp_path):
     with pytest.raises(InvscatError, match="does not exist"):
         with atomic_path(tmp_path / "no" / "x.npy"):
             pass
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**63, 10**20])
+@pytest.mark.parametrize("command", [["superres", "--simulate"], ["tomo", "--simulate"], ["synth", "--iters", "1"]])
+def test_one_rule_for_seeds(png, tmp_path, command, seed):
+    out = tmp_path / "out.png"
+    result = run(command[0], png, "-o", out, *command[1:], "--seed", seed)
+    assert_one_sentence_error(result, out)
+    assert "--seed" in result.stderr
+
+
+def test_one_rule_for_seeds_in_the_library():
+    from invscat.synthesis import synthesize
+    from invscat.tasks import SuperResolution
+
+    for call in (lambda: SuperResolution(2).simulate(np.zeros((16, 16)), seed=-1),
+                 lambda: synthesize(np.random.rand(32, 32), J=2, iters=1, seed=2**40)):
+        with pytest.raises(ValueError, match="seed"):
+            call()

@@ -19,7 +19,7 @@ from typing import Callable, ClassVar
 import numpy as np
 import torch
 
-from invscat.noise import gaussian_noise
+from invscat.noise import check_seed, gaussian_noise
 from invscat.operators.base import LinearOperator
 from invscat.regularizers import ScatteringRegularizer, Tikhonov, TotalVariation, WaveletL1
 from invscat.solvers import cg, fista, gradient_descent, pdhg
@@ -123,7 +123,10 @@ class Task(ABC):
     def simulate(self, truth, seed: int = 0):
         """(operator, measurement): ``truth`` (..., M, N) degraded by the forward model with seeded Gaussian
         noise of ``noise`` x each measurement's range."""
+        check_seed(seed)
         truth = np.asarray(truth, np.float32)
+        if truth.ndim < 2 or min(truth.shape[-2:]) < 1:
+            raise ValueError(f"the ground truth must be an image (..., M, N), got shape {truth.shape}.")
         A = self.operator(truth.shape[-2:])
         y = noisy(A(truth.reshape(-1, *A.domain_shape)), self.noise, seed)
         return A, y.reshape(*truth.shape[:-2], *A.range_shape)

@@ -16,6 +16,7 @@ import numpy as np
 
 from invscat import data
 from invscat.estimators.scattering import ScatteringEstimator
+from invscat.noise import check_seed
 from invscat.io import IMAGE_SUFFIXES, InvscatError, load_image
 from invscat.tasks.base import Task, check_count
 
@@ -92,6 +93,7 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
         Called as ``progress(done, total)`` after every batch.
     """
     count = check_count("number of training crops", count, 2)
+    check_seed(seed)
     size = task.training_size if size is None else check_count("training crop size", size, 2 ** (J + 2))
     task.operator((size, size))  # refuses a crop size the forward model cannot take, before any work
     truth = training_images(images, size, count, int(count * task.training_phantoms), seed)
