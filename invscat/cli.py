@@ -156,7 +156,7 @@ def _check_noise(noise: float) -> None:
 
 
 def _write_outputs(output: Path, image: np.ndarray, metrics: dict, metrics_json: Optional[Path],
-                   figure: Optional[Path], panels: list, quiet: bool) -> None:
+                   figure: Optional[Path], panels: list, quiet: bool, rescale: bool = False) -> None:
     """Write the image, metrics and figure (each atomically), then print a one-line summary."""
     from invscat.io import save_image
 
@@ -167,7 +167,7 @@ def _write_outputs(output: Path, image: np.ndarray, metrics: dict, metrics_json:
     if metrics_json is not None:
         with atomic_path(metrics_json) as tmp:
             tmp.write_text(_json(metrics))
-    save_image(output, image)
+    save_image(output, image, rescale=rescale)
     if not quiet:
         quality = f", PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}" if metrics.get("psnr") is not None else ""
         typer.echo(f"wrote {output} ({metrics['method']}, {metrics['iterations']} iterations, "
@@ -201,13 +201,16 @@ ITERS_OPTION = typer.Option(None, help="Solver iterations (default per method)."
 LAM_OPTION = typer.Option(None, help="Regularisation weight, relative to ||A||^2 (default per method).")
 SEED_OPTION = typer.Option(0, help="Seed of the simulated noise.")
 QUIET_OPTION = typer.Option(False, "--quiet", help="No progress bar or summary.")
+RESCALE_OPTION = typer.Option(False, "--rescale", help="For .png/.jpg output: map the result's [min, max] to "
+                              "[0, 1] (8-bit files store [0, 1]; a result far outside it is refused otherwise).")
 ESTIMATOR_OPTION = typer.Option(None, help="Scattering estimator (from `invscat fit`) for --method scattering; "
                                 "default: the one shipped for the task.")
 
 
 def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool, colour: bool, seed: int,
                  reference: Optional[Path], metrics_json: Optional[Path], figure: Optional[Path], device: "Device",
-                 estimator: Optional[Path], iters: Optional[int], lam: Optional[float], quiet: bool, **recorded) -> None:
+                 estimator: Optional[Path], iters: Optional[int], lam: Optional[float], quiet: bool,
+                 rescale: bool = False, **recorded) -> None:
     """What every reconstruction command does: read, (simulate), reconstruct with ``task``, score, write."""
     from invscat.device import resolve_device
 
@@ -253,7 +256,7 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
     panels = [(f"measurement ({measurement.shape[0]}x{measurement.shape[1]})", measurement), (method, image)]
     if truth is not None:
         panels += [("reference", truth), ("error", image - truth)]
-    _write_outputs(output, image, metrics, metrics_json, figure, panels, quiet)
+    _write_outputs(output, image, {**metrics, "rescaled": rescale}, metrics_json, figure, panels, quiet, rescale)
 
 
 @command
@@ -275,6 +278,7 @@ def superres(
     lam: Optional[float] = LAM_OPTION,
     seed: int = SEED_OPTION,
     quiet: bool = QUIET_OPTION,
+    rescale: bool = RESCALE_OPTION,
 ):
     """Super-resolve an image: bicubic, the best linear estimator, Tikhonov, TV, wavelet l1 or TV plus the
     scattering prior."""
@@ -283,7 +287,7 @@ def superres(
     _check_noise(noise)
     _reconstruct(SuperResolution(factor, noise), input, output, method, simulate=simulate, colour=True, seed=seed,
                  reference=reference, metrics_json=metrics_json, figure=figure, device=device, estimator=estimator,
-                 iters=iters, lam=lam, quiet=quiet, factor=factor)
+                 iters=iters, lam=lam, quiet=quiet, rescale=rescale, factor=factor)
 
 
 @command
@@ -305,6 +309,7 @@ def deblur(
     lam: Optional[float] = LAM_OPTION,
     seed: int = SEED_OPTION,
     quiet: bool = QUIET_OPTION,
+    rescale: bool = RESCALE_OPTION,
 ):
     """Deblur an image (Gaussian blur): Tikhonov, TV, wavelet l1 or TV plus the scattering prior."""
     from invscat.tasks import Deblurring
@@ -312,7 +317,7 @@ def deblur(
     _check_noise(noise)
     _reconstruct(Deblurring(sigma, noise), input, output, method, simulate=simulate, colour=True, seed=seed,
                  reference=reference, metrics_json=metrics_json, figure=figure, device=device, estimator=estimator,
-                 iters=iters, lam=lam, quiet=quiet, sigma=sigma)
+                 iters=iters, lam=lam, quiet=quiet, rescale=rescale, sigma=sigma)
 
 
 @command
@@ -340,6 +345,7 @@ def tomo(
     lam: Optional[float] = LAM_OPTION,
     seed: int = SEED_OPTION,
     quiet: bool = QUIET_OPTION,
+    rescale: bool = RESCALE_OPTION,
 ):
     """Reconstruct a CT image (sparse-view, limited-angle; parallel or fan beam): FBP, SIRT, CGLS, a learned
     FBP filter, Tikhonov, TV, wavelet l1 or TV plus the scattering prior."""
@@ -357,7 +363,7 @@ def tomo(
         task = Tomography(sinogram_shape[0], arc, geometry.value, detectors or sinogram_shape[1], size, noise)
     _reconstruct(task, input, output, method, simulate=simulate, colour=False, seed=seed, reference=reference,
                  metrics_json=metrics_json, figure=figure, device=device, estimator=estimator, iters=iters, lam=lam,
-                 quiet=quiet, views=task.views, arc=arc, geometry=geometry.value,
+                 quiet=quiet, rescale=rescale, views=task.views, arc=arc, geometry=geometry.value,
                  detectors=detectors)
 
 

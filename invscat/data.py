@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from skimage import color, draw, transform
 
+from invscat.checks import check_count
+
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 # scikit-image images that ship with the package (no download)
 SKIMAGE_IMAGES = ("camera", "astronaut", "brick", "grass", "gravel", "coffee", "chelsea", "coins", "moon", "page",
@@ -32,6 +34,7 @@ def shepp_logan(size: int = 256) -> np.ndarray:
 
 def random_ellipses(size: int = 128, count: int = 10, seed: int = 0) -> np.ndarray:
     """A phantom of ``count`` overlapping ellipses of random position, shape, angle and intensity."""
+    size = check_count("image size", size)
     rng = np.random.default_rng(seed)
     image = np.zeros((size, size))
     for _ in range(count):
@@ -44,6 +47,7 @@ def random_ellipses(size: int = 128, count: int = 10, seed: int = 0) -> np.ndarr
 
 def random_polygons(size: int = 128, count: int = 6, seed: int = 0) -> np.ndarray:
     """A phantom of ``count`` random convex-ish polygons (3 to 7 vertices) of random intensity."""
+    size = check_count("image size", size)
     rng = np.random.default_rng(seed)
     image = np.zeros((size, size))
     for _ in range(count):
@@ -66,6 +70,8 @@ def load_sample(name: str, size: int | None = 256) -> np.ndarray:
     size : int or None
         Resize a centred square crop to ``size x size``; None keeps the original.
     """
+    if size is not None:
+        size = check_count("image size", size)
     bundled = DATA_DIR / f"{name}.png"
     if bundled.exists():
         from skimage import io

@@ -174,10 +174,25 @@ def check_outputs(outputs, inputs=()) -> None:
         seen[resolved] = path
 
 
-def save_image(path, image: np.ndarray) -> None:
+# 8-bit outputs store [0, 1]; values this far outside it (a fraction of the range, as reconstruction ringing gives)
+# are clipped, anything beyond is refused rather than clipped silently.
+EIGHT_BIT_TOLERANCE = 0.05
+
+
+def save_image(path, image: np.ndarray, *, rescale: bool = False) -> None:
     """Write an image atomically; the format follows the extension.
 
-    .npy and .tif keep float32 values; .png and .jpg are clipped to [0, 1] and stored as 8 bit.
+    .npy and .tif keep float32 values. .png and .jpg store 8 bits over [0, 1]: values within
+    ``EIGHT_BIT_TOLERANCE`` (5%) outside [0, 1] are clipped; an image further outside is refused with a sentence
+    pointing to .tif/.npy, unless ``rescale`` maps its [min, max] to [0, 1].
+
+    Parameters
+    ----------
+    path : str or Path
+    image : array_like
+        (M, N) or (M, N, 3).
+    rescale : bool
+        For 8-bit outputs: map the image's [min, max] to [0, 1] instead of storing [0, 1].
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -185,6 +200,18 @@ def save_image(path, image: np.ndarray) -> None:
         raise InvscatError(f"{path}: unsupported output type {suffix or '(none)'!r}; expected one of "
                            f"{', '.join(IMAGE_SUFFIXES)}.")
     image = np.asarray(image, dtype=np.float32)
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] == 3)) or image.size == 0:
+        raise InvscatError(f"{path}: an image is (M, N) or (M, N, 3), got shape {image.shape}.")
+    if not np.isfinite(image).all():
+        raise InvscatError(f"{path}: the image contains NaN or infinite values.")
+    if suffix in (".png", ".jpg", ".jpeg"):
+        low, high = float(image.min()), float(image.max())
+        if rescale:
+            image = (image - low) / (high - low) if high > low else np.zeros_like(image)
+        elif low < -EIGHT_BIT_TOLERANCE or high > 1 + EIGHT_BIT_TOLERANCE:
+            raise InvscatError(f"{path}: the image spans [{low:.3g}, {high:.3g}], outside the [0, 1] an 8-bit "
+                               f"{suffix[1:]} stores; write .tif or .npy to keep the values, or pass --rescale to "
+                               "map [min, max] to [0, 1].")
     with atomic_path(path) as tmp:
         if suffix == ".npy":
             with open(tmp, "wb") as f:

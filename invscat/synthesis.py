@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from invscat.checks import check_count
 from invscat.noise import check_seed
 
 from invscat.scattering import Scattering2D
@@ -154,8 +155,7 @@ def synthesize(texture, size: int | None = None, *, J: int = 4, L: int = 8, padd
     example = np.asarray(texture, np.float32)
     if example.ndim != 2:
         raise ValueError(f"the texture must be a 2-D image, got shape {example.shape}.")
-    if count < 1:
-        raise ValueError(f"the number of samples must be >= 1, got {count}.")
+    count = check_count("number of samples", count)
     device = torch.device(device) if device is not None else torch.device("cpu")
     shape = example.shape if size is None else (int(size), int(size))
     source = Scattering2D(J, example.shape, L=L, padding=padding).to(device)

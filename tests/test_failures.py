@@ -183,3 +183,35 @@ def test_one_rule_for_seeds_in_the_library():
                  lambda: synthesize(np.random.rand(32, 32), J=2, iters=1, seed=2**40)):
         with pytest.raises(ValueError, match="seed"):
             call()
+
+
+# -- 8-bit outputs and library entry points -------------------------------------------------------------------
+
+def test_png_output_far_outside_0_1_is_refused_not_clipped(tmp_path):
+    ct = tmp_path / "hu.npy"
+    np.save(ct, (1000 * data.shepp_logan(64) - 500).astype(np.float32))  # HU-like units
+    out = tmp_path / "out.png"
+    result = run("deblur", ct, "-o", out, "--simulate", "--iters", 3)
+    assert_one_sentence_error(result, out)
+    assert ".tif or .npy" in result.stderr and "--rescale" in result.stderr
+    result = run("deblur", ct, "-o", out, "--simulate", "--iters", 3, "--rescale", "--quiet")
+    assert result.exit_code == 0, result.output
+    from invscat.io import load_image
+    image = load_image(out)
+    assert image.min() == 0 and image.max() == 1
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: data.shepp_logan(0), "image size"),
+    (lambda: data.random_ellipses(-3), "image size"),
+    (lambda: __import__("invscat.operators", fromlist=["Radon"]).Radon((32, 32), 10.5), "number of views"),
+    (lambda: __import__("invscat.synthesis", fromlist=["synthesize"]).synthesize(np.random.rand(32, 32), J=2,
+                                                                                 iters=1, count=1.5), "samples"),
+    (lambda: save_image("x.png", np.zeros((2, 2, 8, 8))), r"\(M, N\) or \(M, N, 3\)"),
+    (lambda: __import__("invscat.reconstruct", fromlist=["superres"]).superres(np.zeros(16), 2), "two dimensions"),
+])
+def test_library_entry_points_fail_in_one_sentence(tmp_path, monkeypatch, call, words):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises((ValueError, TypeError), match=words):
+        call()
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from invscat.checks import check_count
 from invscat.operators.base import LinearOperator
 
 GEOMETRIES = ("parallel", "fan")
@@ -82,9 +83,7 @@ class Radon(LinearOperator):
         if geometry not in GEOMETRIES:
             raise ValueError(f"unknown geometry {geometry!r}; expected one of {', '.join(GEOMETRIES)}.")
         if np.ndim(angles) == 0:
-            views = int(angles)
-            if views < 1:
-                raise ValueError(f"the number of views must be at least 1, got {angles}.")
+            views = check_count("number of views", angles.item() if isinstance(angles, np.ndarray) else angles)
             arc = np.pi if geometry == "parallel" else 2 * np.pi
             angles = np.linspace(0, arc, views, endpoint=False)
         angles = np.asarray(angles, dtype=np.float64).ravel()

@@ -19,6 +19,7 @@ from typing import Callable, ClassVar
 import numpy as np
 import torch
 
+from invscat.checks import check_count
 from invscat.noise import check_seed, gaussian_noise
 from invscat.operators.base import LinearOperator
 from invscat.regularizers import ScatteringRegularizer, Tikhonov, TotalVariation, WaveletL1
@@ -37,14 +38,6 @@ VARIATIONAL: dict[str, tuple[Callable, Callable[[], object], bool]] = {
     "tv": (pdhg, TotalVariation, True),
     "l1": (fista, lambda: WaveletL1("db4", levels=3), False),
 }
-
-
-def check_count(name: str, value, minimum: int = 1) -> int:
-    """``value`` as an int >= ``minimum``, or a one-sentence ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or int(value) != value \
-            or value < minimum:
-        raise ValueError(f"the {name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def noisy(measurements, noise: float, seed: int) -> np.ndarray:

@@ -18,7 +18,8 @@ from invscat import data
 from invscat.estimators.scattering import ScatteringEstimator
 from invscat.noise import check_seed
 from invscat.io import IMAGE_SUFFIXES, InvscatError, load_image
-from invscat.tasks.base import Task, check_count
+from invscat.checks import check_count
+from invscat.tasks.base import Task
 
 BUILTIN = "builtin"
 

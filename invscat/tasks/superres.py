@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from invscat import data
+from invscat.checks import check_count
 from invscat.estimators.linear import LinearSuperResolution
 from invscat.operators.downsample import Downsample
-from invscat.tasks.base import DEFAULT_NOISE, Task, check_count, noisy
+from invscat.tasks.base import DEFAULT_NOISE, Task, noisy
 
 
 def bicubic(low, factor: int) -> np.ndarray:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from invscat import data
+from invscat.checks import check_count
 from invscat.estimators.linear import LearnedFBP
 from invscat.operators.radon import Radon, covered_side
 from invscat.solvers.tomography import cgls, fbp, sirt
-from invscat.tasks.base import DEFAULT_ITERS, DEFAULT_NOISE, Task, check_count, noisy
+from invscat.tasks.base import DEFAULT_ITERS, DEFAULT_NOISE, Task, noisy
 
 GEOMETRIES = ("parallel", "fan")
 
