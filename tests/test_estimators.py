@@ -183,3 +183,22 @@ def test_saving_an_estimator_never_follows_a_planted_link(tmp_path):
     assert victim.read_text() == "keep me" and not out.is_symlink()
     assert ScatteringEstimator.load(out).weights is not None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.pt", "e.pt.partial", "victim.txt"]
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda s: s.pop("weights"), "lacks the field 'weights'"),
+    (lambda s: s.update(weights=s["weights"][:-1]), "'weights' must be finite numbers of shape"),
+    (lambda s: s.update(channel_scale="big"), "'channel_scale' must be a tensor"),
+    (lambda s: s.update(scattering={"J": 2}), "integers J, L and max_order"),
+    (lambda s: s.update(radius=1.5), "'radius' must be an integer"),
+    (lambda s: s.update(lam=-1.0), "'lam' must be a number >= 0"),
+])
+def test_malformed_estimator_files_name_the_file_and_the_field(tmp_path, change, words):
+    shipped = pretrained.DIRECTORY / "superres_x4.pt"
+    state = torch.load(shipped, weights_only=True)
+    change(state)
+    path = tmp_path / "bad.pt"
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=words) as error:
+        ScatteringEstimator.load(path)
+    assert str(path) in str(error.value)

@@ -245,14 +245,52 @@ class ScatteringEstimator:
         if state.get("log"):
             raise ValueError(f"{path}: a log-domain estimator, which this invscat no longer reads; refit it with "
                              "`invscat fit`.")
-        estimator = cls(**state["scattering"], radius=state["radius"], metadata=state["metadata"])
+        estimator = _from_state(path, state, cls)
         estimator.check(str(path), **expected)
-        estimator.weights = state["weights"].double()
-        estimator.ridge = state["ridge"]
-        estimator.channel_scale = state["channel_scale"].double()
-        estimator.validation_error = state["validation_error"]
-        estimator.lam, estimator.tv_weight = state.get("lam"), state.get("tv_weight")
         return estimator
+
+
+def _field(path, state: dict, key: str, kinds, what: str):
+    if key not in state:
+        raise ValueError(f"{path}: a malformed estimator file: it lacks the field {key!r}.")
+    value = state[key]
+    if not isinstance(value, kinds) or isinstance(value, bool):
+        raise ValueError(f"{path}: a malformed estimator file: the field {key!r} must be {what}.")
+    return value
+
+
+def _from_state(path, state: dict, cls) -> "ScatteringEstimator":
+    """The estimator a saved state describes, every field checked for its type and shape, naming the file."""
+    number = (int, float)
+    scattering = _field(path, state, "scattering", dict, "a dict of J, L and max_order")
+    try:
+        J, L, order = (int(scattering[k]) for k in ("J", "L", "max_order"))
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{path}: a malformed estimator file: 'scattering' must hold integers J, L and "
+                         "max_order.") from None
+    radius = _field(path, state, "radius", int, "an integer")
+    metadata = _field(path, state, "metadata", dict, "a dict")
+    try:
+        estimator = cls(J=J, L=L, max_order=order, radius=radius, metadata=metadata)
+    except ValueError as error:
+        raise ValueError(f"{path}: a malformed estimator file: {error}") from None
+    C = estimator.n_channels
+    shapes = {"weights": (C * (2 * radius + 1) ** 2 + 1, C), "channel_scale": (C,)}
+    for key, shape in shapes.items():
+        tensor = _field(path, state, key, torch.Tensor, "a tensor")
+        if tuple(tensor.shape) != shape or not tensor.is_floating_point() or not torch.isfinite(tensor).all():
+            raise ValueError(f"{path}: a malformed estimator file: {key!r} must be finite numbers of shape {shape} "
+                             f"for J={J}, L={L}, radius {radius}, got {tuple(tensor.shape)}.")
+    estimator.weights = state["weights"].double()
+    estimator.channel_scale = state["channel_scale"].double()
+    estimator.ridge = _field(path, state, "ridge", number, "a number")
+    estimator.validation_error = _field(path, state, "validation_error", dict, "a dict")
+    for key in ("lam", "tv_weight"):
+        value = state.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, number) or not value >= 0):
+            raise ValueError(f"{path}: a malformed estimator file: {key!r} must be a number >= 0 or None.")
+        setattr(estimator, key, value)
+    return estimator
 
 
 def _normalised(value):
