@@ -51,8 +51,12 @@ def command(func):
                 return func(*args, **kwargs)
         except (InvscatError, ValueError, TypeError) as error:
             _fail(str(error))
-        except MemoryError:
-            _fail("not enough memory for this problem size.")
+        except MemoryError as error:
+            _fail(str(error) or "not enough memory for this problem size.")
+        except RuntimeError as error:
+            if "alloc" not in str(error).lower():
+                raise
+            _fail("not enough memory for this problem size; use a smaller image, factor or batch.")
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
             _fail(f"{where}{error.strerror or error}.")

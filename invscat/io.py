@@ -63,8 +63,9 @@ def load_image(path, *, allow_rgb: bool = True) -> np.ndarray:
         raise InvscatError(f"{path}: expected a numeric array, got dtype {array.dtype}.")
     if array.size == 0:
         raise InvscatError(f"{path}: the file holds no pixels (an empty or corrupt image).")
-    if array.ndim == 3 and array.shape[-1] == 4 and suffix != ".npy":
-        array = array[..., :3]  # drop the alpha channel of RGBA images
+    if array.ndim == 3 and array.shape[-1] in (2, 4) and suffix != ".npy":
+        array = array[..., :-1]  # drop the alpha channel of grey+alpha and RGBA images alike
+        array = array[..., 0] if array.shape[-1] == 1 else array
     is_rgb = array.ndim == 3 and array.shape[-1] == 3
     if array.ndim != 2 and not (allow_rgb and is_rgb):
         expected = "(M, N) or (M, N, 3)" if allow_rgb else "(M, N)"

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from invscat.checks import check_count
+from invscat.device import check_memory
 from invscat.noise import check_seed
 
 from invscat.scattering import Scattering2D
@@ -22,6 +23,10 @@ from invscat.solvers.result import SolverResult
 # high-frequency power to remove than a full-variance start (measured: the top-octave power excess of a
 # synthesised Gaussian field fell from 2.0x to 1.6x of the example's).
 INIT_STD = 0.1
+
+
+# Working memory of one start per pixel, in float32 values (the transform's intermediates and their gradients).
+WORKING_VALUES = 256
 
 
 def _start(shape, mean: float, std: float, seed: int, count: int, device, dtype) -> torch.Tensor:
@@ -101,8 +106,9 @@ def invert(coefficients, transform: Scattering2D, *, x0=None, method: str = "ada
         raise ValueError(f"the coefficients have shape {tuple(target.shape)} but this transform gives {expected}.")
     if not torch.isfinite(target).all():
         raise ValueError("the coefficients contain NaN or infinite values.")
-    if isinstance(restarts, bool) or int(restarts) != restarts or restarts < 1:
-        raise ValueError(f"the number of restarts must be an integer >= 1, got {restarts}.")
+    restarts = check_count("number of restarts", restarts)
+    check_memory(4 * WORKING_VALUES * restarts * transform.shape[0] * transform.shape[1],
+                 f"inverting with {restarts} restarts", target.device)
     if x0 is not None and restarts > 1:
         raise ValueError("restarts need random starts; pass x0 or restarts, not both.")
     if x0 is None:

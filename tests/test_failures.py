@@ -215,3 +215,39 @@ def test_library_entry_points_fail_in_one_sentence(tmp_path, monkeypatch, call, 
     with pytest.raises((ValueError, TypeError), match=words):
         call()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["superres", "--factor", 1000], ["superres", "--factor", 10**20],
+                                  ["invert", "--restarts", 10**6, "--J", 2]])
+def test_oversized_problems_are_refused_before_allocating(png, tmp_path, args):
+    out = tmp_path / "out.npy"
+    result = run(args[0], png, "-o", out, *(["--simulate"] if args[0] == "superres" else []), *args[1:])
+    assert_one_sentence_error(result, out)
+
+
+def test_memory_estimate_refuses_a_huge_measured_image(tmp_path):
+    from invscat.tasks import SuperResolution
+
+    with pytest.raises(MemoryError, match="GiB of memory"):
+        SuperResolution(64).reconstruct(np.zeros((2000, 2000), np.float32), "tv")
+
+
+def test_grey_alpha_and_rgba_drop_alpha_alike(tmp_path):
+    from skimage import io as skio
+
+    from invscat.io import load_image
+
+    grey = (np.arange(64 * 64).reshape(64, 64) % 256).astype(np.uint8)
+    skio.imsave(tmp_path / "la.png", np.stack([grey, np.full_like(grey, 255)], -1), check_contrast=False)
+    skio.imsave(tmp_path / "rgba.png", np.stack([grey] * 3 + [np.full_like(grey, 255)], -1), check_contrast=False)
+    assert load_image(tmp_path / "la.png").shape == (64, 64)
+    assert load_image(tmp_path / "rgba.png").shape == (64, 64, 3)
+
+
+def test_tomo_size_beyond_the_field_of_view_is_refused(tmp_path):
+    sinogram = tmp_path / "s.npy"
+    np.save(sinogram, np.ones((30, 92), np.float32))
+    out = tmp_path / "out.npy"
+    result = run("tomo", sinogram, "-o", out, "--size", 1000, "--method", "fbp")
+    assert_one_sentence_error(result, out)
+    assert "field of view" in result.stderr

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from invscat.checks import check_count
+from invscat.device import check_memory
 from invscat.noise import check_seed, gaussian_noise
 from invscat.operators.base import LinearOperator
 from invscat.regularizers import ScatteringRegularizer, Tikhonov, TotalVariation, WaveletL1
@@ -27,6 +28,10 @@ from invscat.solvers import cg, fista, gradient_descent, pdhg
 from invscat.solvers.result import SolverResult
 
 DEFAULT_NOISE = 0.01
+# Working memory per image pixel, in float32 values, measured roughly on the 2-core machine (peak resident set /
+# pixels): the regularised solvers keep about a dozen images (iterates, dual fields, A x), the scattering method
+# the transform's intermediates as well (the 400x600 RGB coffee photo at x4: 1.7 GB).
+WORKING_VALUES = {"direct": 8, "variational": 24, "scattering": 64}
 DEFAULT_ITERS = {"tikhonov": 100, "tv": 300, "l1": 200, "sirt": 100, "cgls": 30, "scattering": 100}
 # The smoothing of TV in the scattering method's joint objective.
 SCATTERING_TV_EPS = 1e-3
@@ -212,6 +217,10 @@ class Task(ABC):
         shape = self.image_shape(y.shape[-2:])
         task = self.sized(shape)
         direct = task.direct_methods()
+        kind = "direct" if method in direct else "scattering" if method == "scattering" else "variational"
+        pixels = float(np.prod(y.shape[:-2], dtype=np.float64)) * shape[0] * shape[1]
+        check_memory(4 * WORKING_VALUES[kind] * pixels, f"a {shape[0]}x{shape[1]} {method} reconstruction",
+                     device if method not in direct else None)
         if method in direct:
             image = direct[method](y, iters)
             result = SolverResult(image=np.asarray(image, np.float32), iterations=iters or 0, method=method)

@@ -90,6 +90,10 @@ class Tomography(Task):
         if self.detectors is not None and detectors != self.detectors:
             raise ValueError(f"the sinogram has {detectors} detectors (columns), but the task has {self.detectors}.")
         side = self.size or covered_side(detectors)
+        if side > detectors:
+            raise ValueError(f"a {side}x{side} image is wider than the {detectors}-cell detector's field of view; "
+                             f"give a size of at most {detectors} (the detector covers the whole diagonal of "
+                             f"{covered_side(detectors)}x{covered_side(detectors)}).")
         return side, side
 
     @property
