@@ -251,3 +251,28 @@ def test_tomo_size_beyond_the_field_of_view_is_refused(tmp_path):
     result = run("tomo", sinogram, "-o", out, "--size", 1000, "--method", "fbp")
     assert_one_sentence_error(result, out)
     assert "field of view" in result.stderr
+
+
+@pytest.mark.parametrize("fields, words", [
+    (dict(J=np.array([4, 4])), "field J must be one integer"),
+    (dict(coefficients=np.array([["a"]])), "field coefficients must be a real float array"),
+    (dict(coefficients=np.ones((3, 2, 2), np.complex64)), "field coefficients must be a real float array"),
+    (dict(padding="zero"), "field padding"),
+])
+def test_malformed_coefficient_files_name_the_file_and_the_field(tmp_path, fields, words):
+    good = dict(coefficients=np.ones((81, 8, 8), np.float32), J=2, L=8, max_order=2, padding="periodic",
+                shape=np.array([32, 32]))
+    path = tmp_path / "c.npz"
+    np.savez(path, **{**good, **fields})
+    out = tmp_path / "out.npy"
+    result = run("invert", path, "-o", out, "--iters", 1)
+    assert_one_sentence_error(result, out)
+    assert words in result.stderr and str(path) in result.stderr
+
+
+@pytest.mark.parametrize("command, option", [("superres", ["--reference", "REF"]), ("tomo", ["--size", 64])])
+def test_options_that_simulate_ignores_are_refused(png, tmp_path, command, option):
+    out = tmp_path / "out.npy"
+    option = [png if o == "REF" else o for o in option]
+    result = run(command, png, "-o", out, "--simulate", *option)
+    assert_one_sentence_error(result, out)
