@@ -250,9 +250,9 @@ class Task(ABC):
         prediction (same weights and start): the bound any estimator of the scattering is measured against."""
         y = torch.as_tensor(np.asarray(y, np.float32))
         shape = self.image_shape(y.shape[-2:])
-        A = self.sized(shape).operator(shape)
-        result = self.sized(shape)._scattering(A, y, None, None, None, target=torch.as_tensor(np.asarray(truth, np.float32)),
-                                  **options)
+        task = self.sized(shape)
+        target = torch.as_tensor(np.asarray(truth, np.float32))
+        result = task._scattering(task.operator(shape), y, None, None, None, target=target, **options)
         result.image = result.image.cpu().numpy()
         return result
 
