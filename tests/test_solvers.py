@@ -10,7 +10,6 @@ from invscat import reconstruct as R
 from invscat.estimators import LearnedFBP, LinearSuperResolution
 from invscat.operators import Downsample, Identity
 from invscat.regularizers import Tikhonov, TotalVariation, WaveletL1
-from invscat.regularizers import ScatteringRegularizer
 from invscat.solvers import cg, fbp, fista, gradient_descent, minimize, pdhg
 from invscat.tasks import Deblurring, SuperResolution, Tomography
 
