@@ -455,7 +455,8 @@ def invert(
     figure: Optional[Path] = typer.Option(None, help="Write a side-by-side PNG."),
     device: Device = typer.Option(Device.auto, help="Where to compute."),
     seed: int = typer.Option(0, help="Seed of the starting noise."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary."),
+    quiet: bool = QUIET_OPTION,
+    rescale: bool = RESCALE_OPTION,
 ):
     """Reconstruct an image from its scattering coefficients by gradient descent from white noise."""
     import torch
@@ -500,7 +501,8 @@ def invert(
     panels = [("reconstruction", restored)]
     if image is not None:
         panels = [("reference", image), ("reconstruction (aligned)", align(restored, image))]
-    _write_outputs(output, restored, metrics, metrics_json, figure, panels, quiet=True)
+    _write_outputs(output, restored, {**metrics, "rescaled": rescale}, metrics_json, figure, panels, quiet=True,
+                   rescale=rescale)
     if not quiet:
         aligned = f", PSNR after alignment {metrics['psnr']:.2f} dB" if image is not None else ""
         typer.echo(f"wrote {output}: relative coefficient error {metrics['relative_coefficient_error']:.2e} after "
@@ -522,7 +524,8 @@ def synth(
     figure: Optional[Path] = typer.Option(None, help="Write a side-by-side PNG."),
     device: Device = typer.Option(Device.auto, help="Where to compute."),
     seed: int = typer.Option(0, help="Seed of the starting noise."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary."),
+    quiet: bool = QUIET_OPTION,
+    rescale: bool = RESCALE_OPTION,
 ):
     """Synthesise textures matching the averaged scattering moments (orders 0-2) of an example."""
     from invscat.device import resolve_device
@@ -551,6 +554,7 @@ def synth(
                         iters=iters, seed=seed, device=torch_device, progress=not quiet)
     samples = result.image.cpu().numpy()
     metrics = {"task": "synth", "method": method.value, "J": J, "L": L, "padding": padding.value, "count": count,
+               "rescaled": rescale,
                "relative_moment_error": result.residual[-1] if result.residual else None,
                "time_s": result.time_s, "iterations": result.iterations, "input": str(texture),
                "outputs": [str(n) for n in names]}
@@ -562,7 +566,7 @@ def synth(
         with atomic_path(metrics_json) as tmp:
             tmp.write_text(_json(metrics))
     for name, sample in zip(names, samples):
-        save_image(name, sample)
+        save_image(name, sample, rescale=rescale)
     if not quiet:
         typer.echo(f"wrote {', '.join(map(str, names))}: relative moment error {metrics['relative_moment_error']:.2e} "
                    f"after {result.iterations} iterations ({result.time_s:.1f} s)")
