@@ -118,7 +118,7 @@ def test_scattering_beats_tv_on_sparse_view_shepp_logan():
     truth = data.shepp_logan(128)
     radon, sinogram = R.simulate_tomo(truth, 30)
     tv = R.tomo(sinogram, radon, "tv").image
-    scattering = R.tomo(sinogram, radon, "scattering", iters=60).image
+    scattering = R.tomo(sinogram, radon, "scattering", iters=30).image
     assert metrics.psnr(scattering, truth) >= metrics.psnr(tv, truth) + 0.5
 
 

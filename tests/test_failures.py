@@ -145,7 +145,7 @@ def test_sigterm_mid_run_leaves_nothing(png, tmp_path):
                "--J", "2", "--iters", "1000000", "--metrics-json", str(tmp_path / "m.json"), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})
-    time.sleep(4)
+    time.sleep(3)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode != 0 and b"Traceback" not in stderr

@@ -21,7 +21,7 @@ def test_alignment_undoes_circular_shifts_and_half_turns():
 
 
 @pytest.mark.parametrize("signal, iters, restarts", [
-    ("Dirac", 300, 1), ("sinusoid", 500, 1),
+    ("Dirac", 150, 1), ("sinusoid", 400, 1),  # 37.8 dB after 150 iterations, 32.5 dB after 350
     # the edge is recovered from some white-noise starts only (2 of 8 here): keep the best of 8
     pytest.param("edge", 1500, 8, marks=pytest.mark.slow)])
 def test_classic_signals_are_recovered_up_to_translation(signal, iters, restarts):
