@@ -174,6 +174,24 @@ class Radon(LinearOperator):
         if ids["projector"] is not None:
             astra.projector.delete(ids["projector"])
 
+    def run_algorithm(self, name: str, sinograms: np.ndarray, iters: int = 1, options: dict | None = None
+                      ) -> np.ndarray:
+        """Run ASTRA's reconstruction algorithm ``name`` ('FBP', 'SIRT', 'CGLS', ...) on each sinogram of a batch
+        (B, views, detectors), from a zero image, for ``iters`` iterations: images (B, M, N), float32."""
+        astra = _astra()
+        image, sinogram, ids = self.link()
+        algorithm = self.algorithm(name, ids, ReconstructionDataId=ids["image"], option=dict(options or {}))
+        out = np.empty((sinograms.shape[0], *self.domain_shape), np.float32)
+        try:
+            for i, item in enumerate(sinograms):
+                np.copyto(sinogram, item)
+                image[...] = 0
+                astra.algorithm.run(algorithm, iters)
+                out[i] = image
+        finally:
+            self.release(ids, algorithm)
+        return out
+
     def _objects(self):
         if self._astra_objects is None:
             image, sinogram, ids = self.link()

@@ -1,11 +1,12 @@
-"""Tomography baselines through ASTRA: filtered backprojection (parallel and fan beam), SIRT and CGLS."""
+"""Tomography baselines through ASTRA (run by :meth:`Radon.run_algorithm`, which owns the ASTRA objects):
+filtered backprojection (parallel and fan beam), SIRT and CGLS."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 
-from invscat.operators.radon import Radon, _astra
+from invscat.operators.radon import Radon
 
 FBP_FILTERS = ("ram-lak", "shepp-logan", "hann")
 
@@ -18,22 +19,6 @@ def _as_batch(sinogram, radon: Radon):
     if not np.isfinite(array).all():
         raise ValueError("the sinogram contains NaN or infinite values.")
     return array.reshape(-1, *radon.range_shape), array.shape[:-2]
-
-
-def _run_astra(radon: Radon, sinograms, algorithm: str, iters: int = 1, options=None):
-    astra = _astra()
-    image, sinogram, ids = radon.link()
-    algorithm_id = radon.algorithm(algorithm, ids, ReconstructionDataId=ids["image"], option=dict(options or {}))
-    out = np.empty((sinograms.shape[0], *radon.domain_shape), np.float32)
-    try:
-        for i, item in enumerate(sinograms):
-            np.copyto(sinogram, item)
-            image[...] = 0
-            astra.algorithm.run(algorithm_id, iters)
-            out[i] = image
-    finally:
-        radon.release(ids, algorithm_id)
-    return out
 
 
 def fbp(radon: Radon, sinogram, window: str = "ram-lak") -> np.ndarray:
@@ -62,11 +47,11 @@ def fbp(radon: Radon, sinogram, window: str = "ram-lak") -> np.ndarray:
     sinograms, batch = _as_batch(sinogram, radon)
     options = {"FilterType": window}
     if radon.geometry == "parallel":
-        out = _run_astra(radon, sinograms, "FBP", options=options)
+        out = radon.run_algorithm("FBP", sinograms, options=options)
     else:
         parallel = parallel_equivalent(radon)
         rebinned = np.stack([rebin_fan_to_parallel(radon, parallel, s) for s in sinograms])
-        out = _run_astra(parallel, rebinned, "FBP", options=options)
+        out = parallel.run_algorithm("FBP", rebinned, options=options)
     return out.reshape(*batch, *radon.domain_shape)
 
 
@@ -109,7 +94,7 @@ def sirt(radon: Radon, sinogram, iters: int = 100, nonnegative: bool = False) ->
         raise ValueError(f"the number of iterations must be at least 1, got {iters}.")
     sinograms, batch = _as_batch(sinogram, radon)
     options = {"MinConstraint": 0.0} if nonnegative else {}
-    return _run_astra(radon, sinograms, "SIRT", iters, options).reshape(*batch, *radon.domain_shape)
+    return radon.run_algorithm("SIRT", sinograms, iters, options).reshape(*batch, *radon.domain_shape)
 
 
 def cgls(radon: Radon, sinogram, iters: int = 30) -> np.ndarray:
@@ -117,4 +102,4 @@ def cgls(radon: Radon, sinogram, iters: int = 30) -> np.ndarray:
     if iters < 1:
         raise ValueError(f"the number of iterations must be at least 1, got {iters}.")
     sinograms, batch = _as_batch(sinogram, radon)
-    return _run_astra(radon, sinograms, "CGLS", iters).reshape(*batch, *radon.domain_shape)
+    return radon.run_algorithm("CGLS", sinograms, iters).reshape(*batch, *radon.domain_shape)
