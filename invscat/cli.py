@@ -19,6 +19,16 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Imaging inverse problems with the wavelet scattering transform.")
 
 
+@app.callback()
+def _global_options(threads: Optional[int] = typer.Option(
+        None, "--threads", min=1, help="torch's CPU threads (default: torch's choice, one per core); one thread "
+        "per process is fastest when several processes share the cores.")):
+    """Imaging inverse problems with the wavelet scattering transform."""
+    if threads is not None:
+        import torch
+        torch.set_num_threads(threads)
+
+
 class Padding(str, Enum):
     periodic = "periodic"
     reflect = "reflect"

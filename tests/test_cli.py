@@ -104,3 +104,25 @@ def test_outputs_get_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_threads_option_sets_torch_threads():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        result = run("--threads", 1, "info")
+        assert result.exit_code == 0 and "threads: 1)" in result.stdout
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_progress_outside_a_terminal_is_a_line_every_few_seconds(monkeypatch, capsys):
+    from invscat.operators import Identity
+    from invscat.regularizers import TotalVariation
+    from invscat.solvers import pdhg, result
+
+    monkeypatch.setattr(result, "PROGRESS_SECONDS", 0.0)
+    pdhg(Identity((8, 8)), np.zeros((8, 8), np.float32), TotalVariation(), 0.1, iters=3, tol=0, progress=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"pdhg-tv: iteration {k}/3, 0 s" for k in (1, 2, 3)]

@@ -50,6 +50,7 @@ class SolverResult:
 
 
 Callback = Callable[[int, torch.Tensor, dict], Optional[bool]]
+PROGRESS_SECONDS = 5.0
 
 
 class Monitor:
@@ -73,6 +74,9 @@ class Monitor:
         self._previous = None
         self._start = time.perf_counter()
         self._bar = _progress_bar(method, iters) if progress and iters > 0 and sys.stderr.isatty() else None
+        # outside a terminal (nohup, a scheduler's log) progress is a plain line every PROGRESS_SECONDS
+        self._lines = progress and iters > 0 and self._bar is None
+        self._last_line = self._start
 
     def step(self, x: torch.Tensor, objective: float, residual: float) -> bool:
         from invscat.metrics import psnr
@@ -95,6 +99,10 @@ class Monitor:
             stop = True
         if self._bar is not None:
             self._bar[0].update(self._bar[1], advance=1)
+        elif self._lines and time.perf_counter() - self._last_line >= PROGRESS_SECONDS:
+            self._last_line = time.perf_counter()
+            print(f"{r.method}: iteration {r.iterations}/{self.iters}, {self._last_line - self._start:.0f} s",
+                  file=sys.stderr, flush=True)
         return stop
 
     def finish(self, image, as_numpy: bool) -> SolverResult:
