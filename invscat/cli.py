@@ -241,29 +241,16 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
     torch_device = resolve_device(device.value)
     data = load_image(input, allow_rgb=colour)
     channel_axis = -1 if data.ndim == 3 else None
-    if simulate:
-        truth = task.prepare_truth(np.moveaxis(data, -1, 0) if channel_axis is not None else data)
-        if min(truth.shape[-2:]) < 16:
-            raise InvscatError(f"{input}: the image is too small; the ground truth needs at least 16x16 pixels.")
-        if truth.shape[-2:] != data.shape[:2] and not quiet:
-            typer.echo(f"note: cropped the ground truth to {truth.shape[-2]}x{truth.shape[-1]} for the forward model")
-        A, measurement = task.simulate(truth, seed)
-        if min(A.range_shape) < 8:
-            raise InvscatError(f"{input}: the image is too small for this forward model; its measurement would be "
-                               f"{A.range_shape[0]}x{A.range_shape[1]}, and at least 8x8 is needed.")
-        if channel_axis is not None:
-            truth, measurement = np.moveaxis(truth, 0, -1), np.moveaxis(measurement, 0, -1)
-    else:
-        measurement = data
-        if min(measurement.shape[:2]) < 8:
-            raise InvscatError(f"{input}: the measurement is too small; it needs at least 8x8 values.")
-        shape = task.image_shape(measurement.shape[:2])
+    if not simulate:
+        shape = task.image_shape(data.shape[:2])
         truth = _load_reference(reference, shape + data.shape[2:], allow_rgb=colour)
-    result = task.reconstruct(measurement, method, lam=lam, iters=iters, estimator=estimator, device=torch_device,
-                              progress=not quiet, channel_axis=channel_axis)
-    image = np.asarray(result.image, np.float32)
-    if not np.isfinite(image).all():
-        raise InvscatError(f"the {method} reconstruction diverged (non-finite values); try a smaller --lam.")
+    run = task.run(data, method, simulate=simulate, seed=seed, lam=lam, iters=iters, estimator=estimator,
+                   device=torch_device, progress=not quiet, channel_axis=channel_axis)
+    measurement, result, image = run.measurement, run.result, run.result.image
+    if simulate:
+        truth = run.truth
+        if truth.shape[:2] != data.shape[:2] and not quiet:
+            typer.echo(f"note: cropped the ground truth to {truth.shape[0]}x{truth.shape[1]} for the forward model")
     metrics = {"task": task.name, "method": method, **recorded, "lam": result.lam, "noise": task.noise,
                "simulated": simulate, **_quality(image, truth), "time_s": result.time_s,
                "iterations": result.iterations, "input": str(input)}

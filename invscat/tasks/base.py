@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Callable, ClassVar
 
 import numpy as np
@@ -43,6 +44,15 @@ VARIATIONAL: dict[str, tuple[Callable, Callable[[], object], bool]] = {
     "tv": (pdhg, TotalVariation, True),
     "l1": (fista, lambda: WaveletL1("db4", levels=3), False),
 }
+
+
+@dataclass
+class Run:
+    """One image through :meth:`Task.run`: the simulated ground truth (or None), the measurement, the result."""
+
+    truth: np.ndarray | None
+    measurement: np.ndarray
+    result: SolverResult
 
 
 def noisy(measurements, noise: float, seed: int) -> np.ndarray:
@@ -235,6 +245,49 @@ class Task(ABC):
             result.image = result.image.cpu().numpy()
         result.time_s = time.perf_counter() - start
         return result
+
+    def run(self, data, method: str = "tv", *, simulate: bool = False, seed: int = 0,
+            channel_axis: int | None = None, **options) -> "Run":
+        """What a command does with one image: reconstruct the measurement ``data``, or, with ``simulate``, take
+        ``data`` as the ground truth, simulate its measurement with ``seed`` and reconstruct that.
+
+        Every slice of a stack goes through here too, so a slice comes out as the 2-D command makes it.
+
+        Parameters
+        ----------
+        data : array_like
+            (m, n) measurement or, with ``simulate``, (M, N) truth; colour along ``channel_axis``.
+        method, channel_axis, **options
+            As :meth:`reconstruct` (``lam``, ``iters``, ``estimator``, ``device``, ``progress``).
+
+        Returns
+        -------
+        Run
+            ``truth`` (None unless simulated), ``measurement``, ``result`` (image float32 and finite).
+        """
+        data = np.asarray(data, np.float32)
+        channels_first = channel_axis is not None and data.ndim == 3
+        truth = None
+        if simulate:
+            truth = self.prepare_truth(np.moveaxis(data, channel_axis, 0) if channels_first else data)
+            if min(truth.shape[-2:]) < 16:
+                raise ValueError("the image is too small; the ground truth needs at least 16x16 pixels.")
+            A, measurement = self.simulate(truth, seed)
+            if min(A.range_shape) < 8:
+                raise ValueError(f"the image is too small for this forward model; its measurement would be "
+                                 f"{A.range_shape[0]}x{A.range_shape[1]}, and at least 8x8 is needed.")
+            if channels_first:
+                truth, measurement = np.moveaxis(truth, 0, channel_axis), np.moveaxis(measurement, 0, channel_axis)
+        else:
+            measurement = data
+            if min(measurement.shape[:2]) < 8:
+                raise ValueError("the measurement is too small; it needs at least 8x8 values.")
+        result = self.reconstruct(measurement, method, channel_axis=channel_axis if channels_first else None,
+                                  **options)
+        result.image = np.asarray(result.image, np.float32)
+        if not np.isfinite(result.image).all():
+            raise ValueError(f"the {method} reconstruction diverged (non-finite values); try a smaller --lam.")
+        return Run(truth, measurement, result)
 
     def _variational(self, A, y: torch.Tensor, method: str, lam, iters, **options) -> SolverResult:
         lam = self.relative_lam[method] if lam is None else lam
