@@ -131,6 +131,13 @@ def scatter(
                f"{coefficients.shape[2]} (J={J}, L={L}, order {order}, {padding.value} padding)")
 
 
+class Layout(str, Enum):
+    invscat = "invscat"
+    astra = "astra"
+    tomopy = "tomopy"
+    skimage = "skimage"
+
+
 class Geometry(str, Enum):
     parallel = "parallel"
     fan = "fan"
@@ -217,6 +224,11 @@ SEED_OPTION = typer.Option(0, help="Seed of the simulated noise.")
 QUIET_OPTION = typer.Option(False, "--quiet", help="No progress bar or summary.")
 RESCALE_OPTION = typer.Option(False, "--rescale", help="For .png/.jpg output: map the result's [min, max] to "
                               "[0, 1] (8-bit files store [0, 1]; a result far outside it is refused otherwise).")
+WORKERS_OPTION = typer.Option(None, "--workers", help="For a stack: worker processes of a local Dask cluster "
+                              "(default: one per core).")
+SCHEDULER_OPTION = typer.Option(None, "--scheduler", help="For a stack: address of a running Dask scheduler "
+                                "(tcp://host:8786) to use instead of a local cluster.")
+RESUME_OPTION = typer.Option(False, "--resume", help="For a stack: skip the slices already complete in the output.")
 ESTIMATOR_OPTION = typer.Option(None, help="Scattering estimator (from `invscat fit`) for --method scattering; "
                                 "default: the one shipped for the task.")
 
@@ -224,9 +236,12 @@ ESTIMATOR_OPTION = typer.Option(None, help="Scattering estimator (from `invscat 
 def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool, colour: bool, seed: int,
                  reference: Optional[Path], metrics_json: Optional[Path], figure: Optional[Path], device: "Device",
                  estimator: Optional[Path], iters: Optional[int], lam: Optional[float], quiet: bool,
-                 rescale: bool = False, **recorded) -> None:
-    """What every reconstruction command does: read, (simulate), reconstruct with ``task``, score, write."""
+                 rescale: bool = False, stack=None, stack_options: Optional[dict] = None, layout: str = "invscat",
+                 **recorded) -> None:
+    """What every reconstruction command does: read, (simulate), reconstruct with ``task``, score, write; a stack
+    goes slice by slice through the same steps (:func:`_reconstruct_stack`)."""
     from invscat.device import resolve_device
+    from invscat.stacks import canonical
 
     if method not in task.methods:
         raise InvscatError(f"unknown method {method!r}; expected one of {', '.join(task.methods)}.")
@@ -237,9 +252,16 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
             raise InvscatError(f"{estimator}: no such estimator file.")
     if simulate and reference is not None:
         raise InvscatError("--reference is for measured input; with --simulate the input itself is the reference.")
+    if stack is not None:
+        return _reconstruct_stack(task, stack, input, output, method, simulate=simulate, seed=seed,
+                                  reference=reference, metrics_json=metrics_json, figure=figure, device=device,
+                                  options=dict(lam=lam, iters=iters, estimator=estimator), quiet=quiet,
+                                  rescale=rescale, recorded=recorded, **(stack_options or {}))
     _check_outputs(output, metrics_json, figure, [input, reference, estimator])
     torch_device = resolve_device(device.value)
     data = load_image(input, allow_rgb=colour)
+    if not simulate:
+        data = canonical(data, layout)
     channel_axis = -1 if data.ndim == 3 else None
     if not simulate:
         shape = task.image_shape(data.shape[:2])
@@ -258,6 +280,62 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
     if truth is not None:
         panels += [("reference", truth), ("error", image - truth)]
     _write_outputs(output, image, {**metrics, "rescaled": rescale}, metrics_json, figure, panels, quiet, rescale)
+
+
+def _reconstruct_stack(task, stack, input: Path, output: Path, method: str, *, simulate: bool, seed: int,
+                       reference, metrics_json, figure, device, options: dict, quiet: bool, rescale: bool,
+                       recorded: dict, workers: Optional[int], scheduler: Optional[str], resume: bool) -> None:
+    """A stack, slice by slice on Dask: each slice as the 2-D command would make it, the output written slice by
+    slice (atomically), a bad slice failing alone."""
+    import time
+
+    from invscat.device import resolve_device
+    from invscat.io import check_outputs
+    from invscat.stacks import SliceJob, StackOutput, dask_client, run_stack
+    from invscat.stacks.run import output_slice_shape, print_progress
+
+    if reference is not None or figure is not None:
+        raise InvscatError("--reference and --figure are for a 2-D input; a stack made with --simulate is scored "
+                           "slice by slice in --metrics-json.")
+    if metrics_json is not None and metrics_json.suffix.lower() != ".json":
+        raise InvscatError(f"{metrics_json}: expected a file name ending in .json.")
+    if output.resolve() == input.resolve():
+        raise InvscatError(f"{output}: this output is the input {input}; choose another name.")
+    check_outputs([metrics_json], [input, options["estimator"]])
+    shape = output_slice_shape(task, stack.slice_shape, simulate)
+    names = stack.names if stack.kind == "directory" else ()
+    target = StackOutput(output, len(stack), shape, names=names, resume=resume, rescale=rescale)
+    options = {**options, "device": resolve_device(device.value)}
+    start = time.perf_counter()
+    with dask_client(workers, scheduler) as (client, threads):
+        job = SliceJob(task, method, tuple(sorted(options.items())), simulate, seed, threads)
+        progress = None if quiet else print_progress()
+        try:
+            report = run_stack(job, stack, target, client, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+        where = scheduler or f"a local cluster of {len(client.nthreads())} workers"
+    totals = {**report.totals(), "wall_s": time.perf_counter() - start}
+    if report.failed:
+        first = report.failed[0]
+        indices = ", ".join(str(row["index"]) for row in report.failed)
+        kept = f" in {target.checkpoint}" if target.kind in ("npy", "tif") else f" in {output}"
+        raise InvscatError(f"slice{'s' if len(report.failed) > 1 else ''} {indices} of {input} failed (slice "
+                           f"{first['index']}: {first['error']}); the {totals['reconstructed'] + totals['skipped']} "
+                           f"completed are kept{kept}: fix the input and run again with --resume.")
+    if metrics_json is not None:
+        metrics = {"task": task.name, "method": method, **recorded, "lam": options["lam"], "noise": task.noise,
+                   "simulated": simulate, "input": str(input), "output": str(output), "where": where,
+                   "totals": totals, "slices": report.rows}
+        with atomic_path(metrics_json) as tmp:
+            tmp.write_text(_json(metrics))
+    if not quiet:
+        rate = totals["slices_per_s"]
+        quality = f", mean PSNR {totals['mean_psnr']:.2f} dB" if totals["mean_psnr"] is not None else ""
+        skipped = f" ({totals['skipped']} already complete)" if totals["skipped"] else ""
+        typer.echo(f"wrote {output}: {totals['slices']} slices{skipped} ({method}) on {where}, "
+                   f"{totals['wall_s']:.1f} s" + (f", {rate:.2f} slices/s" if rate else "") + quality)
 
 
 @command
@@ -280,15 +358,21 @@ def superres(
     seed: int = SEED_OPTION,
     quiet: bool = QUIET_OPTION,
     rescale: bool = RESCALE_OPTION,
+    workers: Optional[int] = WORKERS_OPTION,
+    scheduler: Optional[str] = SCHEDULER_OPTION,
+    resume: bool = RESUME_OPTION,
 ):
     """Super-resolve an image: bicubic, the best linear estimator, Tikhonov, TV, wavelet l1 or TV plus the
     scattering prior."""
     from invscat.tasks import SuperResolution
 
+    from invscat.stacks import open_stack
+
     _check_noise(noise)
     _reconstruct(SuperResolution(factor, noise), input, output, method, simulate=simulate, colour=True, seed=seed,
                  reference=reference, metrics_json=metrics_json, figure=figure, device=device, estimator=estimator,
-                 iters=iters, lam=lam, quiet=quiet, rescale=rescale, factor=factor)
+                 iters=iters, lam=lam, quiet=quiet, rescale=rescale, stack=open_stack(input, colour=True),
+                 stack_options=dict(workers=workers, scheduler=scheduler, resume=resume), factor=factor)
 
 
 @command
@@ -311,14 +395,20 @@ def deblur(
     seed: int = SEED_OPTION,
     quiet: bool = QUIET_OPTION,
     rescale: bool = RESCALE_OPTION,
+    workers: Optional[int] = WORKERS_OPTION,
+    scheduler: Optional[str] = SCHEDULER_OPTION,
+    resume: bool = RESUME_OPTION,
 ):
     """Deblur an image (Gaussian blur): Tikhonov, TV, wavelet l1 or TV plus the scattering prior."""
     from invscat.tasks import Deblurring
 
+    from invscat.stacks import open_stack
+
     _check_noise(noise)
     _reconstruct(Deblurring(sigma, noise), input, output, method, simulate=simulate, colour=True, seed=seed,
                  reference=reference, metrics_json=metrics_json, figure=figure, device=device, estimator=estimator,
-                 iters=iters, lam=lam, quiet=quiet, rescale=rescale, sigma=sigma)
+                 iters=iters, lam=lam, quiet=quiet, rescale=rescale, stack=open_stack(input, colour=True),
+                 stack_options=dict(workers=workers, scheduler=scheduler, resume=resume), sigma=sigma)
 
 
 @command
@@ -330,6 +420,9 @@ def tomo(
                                         "sinogram's rows)."),
     arc: Optional[float] = typer.Option(None, help="Angular range in degrees (default 180 parallel, 360 fan)."),
     geometry: Geometry = typer.Option(Geometry.parallel, help="Beam geometry."),
+    layout: Layout = typer.Option(Layout.invscat, help="Axis order of a measured sinogram: invscat and astra "
+                                  "(views, detectors; stacks (slices, views, detectors)), tomopy (stacks (views, "
+                                  "slices, detectors)), skimage (detectors, views))."),
     detectors: Optional[int] = typer.Option(None, help="Detector cells (default: cover the image diagonal)."),
     size: Optional[int] = typer.Option(None, help="Image side for a measured sinogram (default: the largest the "
                                        "detector covers)."),
@@ -347,25 +440,31 @@ def tomo(
     seed: int = SEED_OPTION,
     quiet: bool = QUIET_OPTION,
     rescale: bool = RESCALE_OPTION,
+    workers: Optional[int] = WORKERS_OPTION,
+    scheduler: Optional[str] = SCHEDULER_OPTION,
+    resume: bool = RESUME_OPTION,
 ):
     """Reconstruct a CT image (sparse-view, limited-angle; parallel or fan beam): FBP, SIRT, CGLS, a learned
     FBP filter, Tikhonov, TV, wavelet l1 or TV plus the scattering prior."""
+    from invscat.stacks import canonical, open_stack
     from invscat.tasks import Tomography
 
     _check_noise(noise)
+    stack = open_stack(input, "invscat" if simulate else layout.value)
     if simulate:
         if size is not None:
             raise InvscatError("--size is for a measured sinogram; with --simulate the image gives the size.")
         task = Tomography(30 if views is None else views, arc, geometry.value, detectors, noise=noise)
     else:
-        sinogram_shape = load_image(input, allow_rgb=False).shape
+        sinogram_shape = stack.slice_shape if stack else canonical(load_image(input, allow_rgb=False), layout.value).shape
         if views is not None and views != sinogram_shape[0]:
             raise InvscatError(f"{input}: the sinogram has {sinogram_shape[0]} views (rows), not --views {views}.")
         task = Tomography(sinogram_shape[0], arc, geometry.value, detectors or sinogram_shape[1], size, noise)
     _reconstruct(task, input, output, method, simulate=simulate, colour=False, seed=seed, reference=reference,
                  metrics_json=metrics_json, figure=figure, device=device, estimator=estimator, iters=iters, lam=lam,
-                 quiet=quiet, rescale=rescale, views=task.views, arc=arc, geometry=geometry.value,
-                 detectors=detectors)
+                 quiet=quiet, rescale=rescale, stack=stack, layout=layout.value,
+                 stack_options=dict(workers=workers, scheduler=scheduler, resume=resume), views=task.views, arc=arc,
+                 geometry=geometry.value, detectors=detectors, sinogram_layout=layout.value)
 
 
 class TaskKind(str, Enum):

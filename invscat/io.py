@@ -146,6 +146,17 @@ def all_or_nothing():
                 os.remove(tmp)
 
 
+@contextlib.contextmanager
+def immediate_writes():
+    """Within this block :func:`atomic_path` renames at once, even inside :func:`all_or_nothing`: for the slices
+    of a stack, each complete on its own (``--resume`` keeps them)."""
+    token = _PENDING.set(None)
+    try:
+        yield
+    finally:
+        _PENDING.reset(token)
+
+
 def check_outputs(outputs, inputs=()) -> None:
     """Refuse, before any work, outputs that cannot be written or that would overwrite an input or each other.
 
