@@ -292,6 +292,7 @@ def _reconstruct_stack(task, stack, input: Path, output: Path, method: str, *, s
     from invscat.device import resolve_device
     from invscat.io import check_outputs
     from invscat.stacks import SliceJob, StackOutput, dask_client, run_stack
+    from invscat.stacks.formats import output_kind
     from invscat.stacks.run import output_slice_shape, print_progress
 
     if reference is not None or figure is not None:
@@ -302,12 +303,13 @@ def _reconstruct_stack(task, stack, input: Path, output: Path, method: str, *, s
     if output.resolve() == input.resolve():
         raise InvscatError(f"{output}: this output is the input {input}; choose another name.")
     check_outputs([metrics_json], [input, options["estimator"]])
+    output_kind(output)  # refuses an image name before a cluster starts
     shape = output_slice_shape(task, stack.slice_shape, simulate)
     names = stack.names if stack.kind == "directory" else ()
-    target = StackOutput(output, len(stack), shape, names=names, resume=resume, rescale=rescale)
     options = {**options, "device": resolve_device(device.value)}
     start = time.perf_counter()
     with dask_client(workers, scheduler) as (client, threads):
+        target = StackOutput(output, len(stack), shape, names=names, resume=resume, rescale=rescale)
         job = SliceJob(task, method, tuple(sorted(options.items())), simulate, seed, threads)
         progress = None if quiet else print_progress()
         try:
@@ -318,6 +320,8 @@ def _reconstruct_stack(task, stack, input: Path, output: Path, method: str, *, s
         where = scheduler or f"a local cluster of {len(client.nthreads())} workers"
     totals = {**report.totals(), "wall_s": time.perf_counter() - start}
     if report.failed:
+        if not totals["reconstructed"] + totals["skipped"]:
+            target.discard()  # nothing to resume from
         first = report.failed[0]
         indices = ", ".join(str(row["index"]) for row in report.failed)
         kept = f" in {target.checkpoint}" if target.kind in ("npy", "tif") else f" in {output}"

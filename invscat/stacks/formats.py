@@ -257,6 +257,7 @@ class StackOutput:
             raise InvscatError(f"{self.path}: the folder {self.path.parent} does not exist.")
         if not os.access(self.path.parent, os.W_OK | os.X_OK):
             raise InvscatError(f"{self.path}: the folder {self.path.parent} is not writable.")
+        self.created = not self.path.exists() and not (self.kind in ("npy", "tif") and self.checkpoint.exists())
         if self.kind == "zarr":
             self.store = SliceStore(str(self.path), "zarr", ())
             self._prepare_zarr(resume)
@@ -299,6 +300,13 @@ class StackOutput:
     def completed(self) -> set[int]:
         """Slices already complete (only with ``resume``)."""
         return self.store.completed(self.count) if self.resume else set()
+
+    def discard(self) -> None:
+        """Remove what this run created (when no slice was written, nothing is worth resuming)."""
+        if self.kind in ("npy", "tif"):
+            shutil.rmtree(self.checkpoint, ignore_errors=True)
+        elif self.created:
+            shutil.rmtree(self.path, ignore_errors=True)
 
     def finish(self) -> None:
         """After every slice is written: assemble a .npy/.tif stack (atomically) and drop its checkpoint folder;
