@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import signal
@@ -495,6 +496,10 @@ def fit(
     radius: int = typer.Option(1, help="Neighbourhood radius, in scattering positions."),
     seed: int = typer.Option(0, help="Seed of the crops, the noise and the validation split."),
     quiet: bool = QUIET_OPTION,
+    workers: Optional[int] = typer.Option(None, "--workers", help="Spread the training reconstructions over a "
+                                          "local Dask cluster of this many worker processes."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Spread them over the workers of a running "
+                                            "Dask scheduler (tcp://host:8786)."),
 ):
     """Fit a scattering-domain estimator: from the scattering of TV reconstructions of simulated measurements
     to the scattering of the images, ridge weight chosen on a validation split."""
@@ -518,15 +523,20 @@ def fit(
     spec = builders[task.value]()
     start = time.perf_counter()
     options = dict(size=size, J=J, radius=radius, seed=seed)
-    if quiet or not sys.stderr.isatty():
-        estimator = fit_estimator(spec, images, count, **options)
-    else:
-        from rich.progress import Progress
+    with contextlib.ExitStack() as stack:
+        if workers is not None or scheduler is not None:
+            from invscat.stacks import dask_client
 
-        with Progress(transient=True) as bar:
-            job = bar.add_task("fitting (TV reconstructions)", total=count)
-            estimator = fit_estimator(spec, images, count, **options,
-                                      progress=lambda done, total: bar.update(job, completed=done, total=total))
+            options["client"] = stack.enter_context(dask_client(workers, scheduler))[0]
+        if quiet or not sys.stderr.isatty():
+            estimator = fit_estimator(spec, images, count, **options)
+        else:
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                job = bar.add_task("fitting (TV reconstructions)", total=count)
+                estimator = fit_estimator(spec, images, count, **options,
+                                          progress=lambda done, total: bar.update(job, completed=done, total=total))
     estimator.save(output)
     if not quiet:
         errors = estimator.validation_error

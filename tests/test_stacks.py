@@ -274,3 +274,18 @@ def test_an_existing_scheduler_and_workers_started_apart(sinograms, tmp_path):
                 process.wait(timeout=30)
     expected = np.stack([TASK.run(s, "fbp").result.image for s in stack])
     np.testing.assert_allclose(zarr.open_array(str(tmp_path / "v.zarr"), mode="r")[:], expected, atol=1e-6)
+
+
+def test_fit_across_workers_equals_the_serial_fit(cluster, tmp_path):
+    from invscat.estimators.scattering import ScatteringEstimator
+    from invscat.tasks.fit import fit_estimator
+
+    task = Tomography(views=20, size=32)
+    code, out = cli("fit", "tomo", "--views", "20", "--size", "32", "--count", "24", "-o", tmp_path / "e.pt",
+                    "--scheduler", cluster, "--quiet")
+    assert code == 0, out
+    spread = ScatteringEstimator.load(tmp_path / "e.pt")
+    serial = fit_estimator(task, count=24, size=32)
+    assert spread.ridge == serial.ridge
+    difference = torch.linalg.norm(spread.weights - serial.weights) / torch.linalg.norm(serial.weights)
+    assert difference < 1e-6

@@ -116,9 +116,18 @@ class ScatteringEstimator:
         sums = {"gram": X.T @ X, "rhs": X.T @ Y, "yy": (Y * Y).sum(0), "truth2": (self._targets(truth_d) ** 2).sum(0),
                 "truth_sq": self._targets(s_truth).pow(2).sum(0), "truth_sum": self._targets(s_truth).sum(0),
                 "count": torch.tensor(float(X.shape[0]), dtype=torch.float64)}
-        part = self._sums.setdefault(split, {})
-        for key, value in sums.items():
-            part[key] = value if key not in part else part[key] + value
+        return self.add_sums({split: sums})
+
+    def sums(self) -> dict:
+        """The normal-equation sums :meth:`partial_fit` accumulated, per split (to combine fits done apart)."""
+        return {split: dict(part) for split, part in self._sums.items()}
+
+    def add_sums(self, sums: dict) -> "ScatteringEstimator":
+        """Add sums from :meth:`sums` of another estimator of the same settings (e.g. a batch fitted on a worker)."""
+        for split, part in sums.items():
+            mine = self._sums.setdefault(split, {})
+            for key, value in part.items():
+                mine[key] = value if key not in mine else mine[key] + value
         return self
 
     def _solve(self, gram: torch.Tensor, rhs: torch.Tensor, ridge: float) -> torch.Tensor:

@@ -71,7 +71,7 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *, size: int | None = None, J: int = 2,
                   radius: int = 1, batch: int = 16, seed: int = 0,
-                  progress: Callable[[int, int], None] | None = None) -> ScatteringEstimator:
+                  progress: Callable[[int, int], None] | None = None, client=None) -> ScatteringEstimator:
     """Fit a :class:`ScatteringEstimator` for ``task`` on crops of ``images``.
 
     Parameters
@@ -92,21 +92,40 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
         Seed of the crops, the noise and the validation split.
     progress : callable, optional
         Called as ``progress(done, total)`` after every batch.
+    client : dask.distributed.Client, optional
+        Spread the batches (simulated measurements, first reconstructions, normal-equation sums) over its workers;
+        the sums are added in batch order, so the estimator is the serial one (to float rounding).
     """
     count = check_count("number of training crops", count, 2)
     check_seed(seed)
     size = task.training_size if size is None else check_count("training crop size", size, 2 ** (J + 2))
     task.operator((size, size))  # refuses a crop size the forward model cannot take, before any work
     truth = training_images(images, size, count, int(count * task.training_phantoms), seed)
-    estimator = ScatteringEstimator(J=J, radius=radius, metadata={**task.metadata(), "noise": float(task.noise)})
+    settings = dict(J=J, radius=radius, metadata={**task.metadata(), "noise": float(task.noise)})
     held = np.random.default_rng(seed).random(len(truth)) < 0.2
     held[0] = False
-    for start in range(0, len(truth), batch):
-        chunk = slice(start, start + batch)
-        first = task.first_reconstruction(task.measure(truth[chunk], seed + 1000 + start))
-        for split, mask in (("train", ~held[chunk]), ("validation", held[chunk])):
-            if mask.any():
-                estimator.partial_fit(first[mask], truth[chunk][mask], split)
+    starts = range(0, len(truth), batch)
+    jobs = [(task, settings, truth[start:start + batch], held[start:start + batch], seed + 1000 + start)
+            for start in starts]
+    estimator = ScatteringEstimator(**settings)
+    if client is None:
+        parts = (batch_sums(*job) for job in jobs)
+    else:
+        futures = [client.submit(batch_sums, *job, pure=False) for job in jobs]
+        parts = (future.result() for future in futures)  # in batch order: the same sums as the serial loop
+    for start, part in zip(starts, parts):
+        estimator.add_sums(part)
         if progress is not None:
             progress(min(start + batch, len(truth)), len(truth))
     return estimator.fit()
+
+
+def batch_sums(task: Task, settings: dict, truth: np.ndarray, held: np.ndarray, seed: int) -> dict:
+    """One batch of training pairs: simulate, reconstruct by TV, and return the estimator's normal-equation sums
+    (:meth:`ScatteringEstimator.add_sums` adds them)."""
+    first = task.first_reconstruction(task.measure(truth, seed))
+    part = ScatteringEstimator(**settings)
+    for split, mask in (("train", ~held), ("validation", held)):
+        if mask.any():
+            part.partial_fit(first[mask], truth[mask], split)
+    return part.sums()
