@@ -13,17 +13,23 @@ Those were fitted on crops of the same training images, which flatters the estim
 into its shipped estimator (ScatteringEstimator.lam, .tv_weight), which method='scattering' uses when no
 weight is given.
 
+--workers N (a local Dask cluster) or --scheduler ADDRESS spreads the reconstructions over Dask workers; the
+table is the serial one.
+
     python benchmarks/tune_lambdas.py [--images 4] [--only TEXT] [--scattering [--tv-scales 1 0.5] [--store]]
+                                      [--workers N | --scheduler ADDRESS]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 import numpy as np
 
 from invscat import data, metrics
 from invscat.estimators import pretrained
+from invscat.stacks import dask_client
 from invscat.tasks import Deblurring, SuperResolution, Tomography
 
 GRID = np.logspace(-5, -1, 9)
@@ -39,9 +45,37 @@ def main():
                         "shipped estimator")
     parser.add_argument("--tv-scales", type=float, nargs="+", default=[1.0],
                         help="with --scattering: multiples of TV's default weight tried in the joint objective")
+    parser.add_argument("--workers", type=int, help="worker processes of a local Dask cluster")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler")
     args = parser.parse_args()
-    if args.scattering:
-        return tune_scattering(args.images, args.only, args.store, args.tv_scales)
+    with contextlib.ExitStack() as stack:
+        global CLIENT
+        if args.workers or args.scheduler:
+            CLIENT = stack.enter_context(dask_client(args.workers, args.scheduler))[0]
+        if args.scattering:
+            return tune_scattering(args.images, args.only, args.store, args.tv_scales)
+        tune_variational(args)
+
+
+CLIENT = None  # a dask.distributed.Client when --workers or --scheduler is given
+
+
+def mean_psnrs(task, images, problems, method, lams, **options) -> list[float]:
+    """Mean PSNR over the images for each weight; every (image, weight) reconstruction is one job, on the Dask
+    workers when there are some."""
+    jobs = [(task, y, x, method, lam, options) for lam in lams for x, y in zip(images, problems)]
+    if CLIENT is None:
+        scores = [score(*job) for job in jobs]
+    else:
+        scores = CLIENT.gather([CLIENT.submit(score, *job, pure=False) for job in jobs])
+    return list(np.asarray(scores).reshape(len(lams), len(images)).mean(axis=1))
+
+
+def score(task, y, x, method, lam, options) -> float:
+    return metrics.psnr(task.reconstruct(y, method, lam=lam, **options).image, x)
+
+
+def tune_variational(args):
     tasks = {
         "superres": (SuperResolution(4), data.training_set((256, 256), args.images)),
         "tomo": (Tomography(30, size=128), data.training_set((128, 128), args.images, phantoms=2)),
@@ -54,8 +88,7 @@ def main():
             continue
         problems = [task.simulate(x, k)[1] for k, x in enumerate(images)]
         for method in ("tikhonov", "tv", "l1"):
-            scores = [np.mean([metrics.psnr(task.reconstruct(y, method, lam=lam).image, x)
-                               for x, y in zip(images, problems)]) for lam in GRID]
+            scores = mean_psnrs(task, images, problems, method, GRID)
             best = GRID[int(np.argmax(scores))]
             print(f"| {name} | {method} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {best:.0e} |", flush=True)
 
@@ -74,16 +107,11 @@ def tune_scattering(count: int, only: str | None = None, store: bool = False, tv
         if only and only not in task:
             continue
         problems = [spec.simulate(x, k)[1] for k, x in enumerate(images)]
-        tv = np.mean([metrics.psnr(spec.reconstruct(y, "tv").image, x) for x, y in zip(images, problems)])
-
-        def solve(y, lam, estimator):
-            return spec.reconstruct(y, "scattering", lam=lam, estimator=estimator)
-
+        tv = mean_psnrs(spec, images, problems, "tv", [None])[0]
         estimator, best = pretrained.load(spec), (-np.inf, None, None)
         for scale in tv_scales:
             estimator.tv_weight = scale * spec.relative_lam["tv"]
-            scores = [np.mean([metrics.psnr(solve(y, lam, estimator).image, x) for x, y in zip(images, problems)])
-                      for lam in SCATTERING_GRID]
+            scores = mean_psnrs(spec, images, problems, "scattering", SCATTERING_GRID, estimator=estimator)
             best = max(best, (max(scores), SCATTERING_GRID[int(np.argmax(scores))], estimator.tv_weight))
             print(f"| {task} | {estimator.tv_weight:.1e} | {tv:.2f} | " + " | ".join(f"{s:.2f}" for s in scores)
                   + " |", flush=True)
