@@ -289,3 +289,27 @@ def test_fit_across_workers_equals_the_serial_fit(cluster, tmp_path):
     assert spread.ridge == serial.ridge
     difference = torch.linalg.norm(spread.weights - serial.weights) / torch.linalg.norm(serial.weights)
     assert difference < 1e-6
+
+
+def test_ctrl_c_stops_the_local_cluster_and_keeps_completed_slices(sinograms, tmp_path):
+    _, stack = sinograms
+    np.save(tmp_path / "in.npy", np.concatenate([stack] * 4))  # 16 slices
+    command = [str(Path(sys.executable).with_name("invscat")), "tomo", str(tmp_path / "in.npy"), "-o",
+               str(tmp_path / "v.zarr"), "--workers", "2", "--iters", "3000", "--quiet"]
+    run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    chunks = tmp_path / "v.zarr" / "c"
+    deadline = time.monotonic() + 120
+    while not (chunks.exists() and any(p.is_file() and ".partial" not in p.name for p in chunks.rglob("*"))):
+        assert time.monotonic() < deadline and run.poll() is None, "no slice completed"
+        time.sleep(0.2)
+    os.killpg(run.pid, signal.SIGINT)
+    output = run.communicate(timeout=60)[0].decode()
+    assert run.returncode != 0 and "Traceback" not in output, output
+    deadline = time.monotonic() + 20
+    with pytest.raises(ProcessLookupError):  # the workers go with the cluster (within seconds: a solve ends first)
+        while time.monotonic() < deadline:
+            os.killpg(run.pid, 0)
+            time.sleep(0.2)
+    volume = zarr.open_array(str(tmp_path / "v.zarr"), mode="r")[:]
+    done = ~np.isnan(volume[:, 0, 0])
+    assert 0 < done.sum() < 16 and np.isfinite(volume[done]).all()

@@ -63,7 +63,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
     if workers < 1:
         raise InvscatError(f"the number of workers must be >= 1, got {workers}.")
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+                           silence_logs=logging.ERROR, preload=["invscat.stacks.worker"])
     try:
         with Client(cluster) as client:
             yield client, torch_threads(workers)
