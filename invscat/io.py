@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -52,7 +53,8 @@ def load_image(path, *, allow_rgb: bool = True) -> np.ndarray:
             array = np.load(path, allow_pickle=False)
         elif suffix in (".tif", ".tiff"):
             import tifffile
-            array = tifffile.imread(path)
+            with quiet_logger("tifffile"):
+                array = tifffile.imread(path)
         else:
             from skimage import io as skio
             array = skio.imread(path)
@@ -78,6 +80,19 @@ def load_image(path, *, allow_rgb: bool = True) -> np.ndarray:
     if not np.isfinite(array).all():
         raise InvscatError(f"{path}: the array contains NaN or infinite values.")
     return array
+
+
+@contextlib.contextmanager
+def quiet_logger(name: str):
+    """Silence a library's logger for a block (tifffile logs what it finds wrong in a corrupt file; we say it once,
+    in one sentence)."""
+    log = logging.getLogger(name)
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 # The renames a run of all_or_nothing() has deferred: (temporary, target) pairs.

@@ -62,8 +62,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
     workers = local_cores() if workers is None else workers
     if workers < 1:
         raise InvscatError(f"the number of workers must be >= 1, got {workers}.")
+    # the logs stay quiet (a stopped run is said by the command in one sentence), no dashboards
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR, preload=["invscat.stacks.worker"])
+                           worker_dashboard_address=None, silence_logs=logging.CRITICAL,
+                           preload=["invscat.stacks.worker"])
     try:
         with Client(cluster) as client:
             yield client, torch_threads(workers)

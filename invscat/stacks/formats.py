@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from invscat.io import IMAGE_SUFFIXES, InvscatError, atomic_path, immediate_writes, load_image, save_image
+from invscat.io import (IMAGE_SUFFIXES, InvscatError, atomic_path, immediate_writes, load_image, quiet_logger,
+                        save_image)
 
 # Axis order of a stored sinogram stack and of one sinogram, in letters: s slice, v view, d detector.
 LAYOUTS: dict[str, tuple[str, str]] = {
@@ -169,7 +170,7 @@ def open_stack(path_or_array, layout: str = "invscat", colour: bool = False) -> 
             shape, dtype, is_colour = stored.shape, stored.dtype, stored.ndim == 3 and stored.shape[-1] == 3
         else:
             import tifffile
-            with tifffile.TiffFile(path) as tif:
+            with quiet_logger("tifffile"), tifffile.TiffFile(path) as tif:
                 series = tif.series[0]
                 shape, dtype, is_colour = series.shape, series.dtype, "S" in series.axes
     except Exception:
