@@ -30,6 +30,35 @@ def default_detectors(shape) -> int:
     return int(np.ceil(np.sqrt(2) * max(shape))) + 1
 
 
+def skimage_convention(side: int, detectors: int) -> dict:
+    """The geometry of a sinogram made by ``skimage.transform.radon`` of a ``side`` x ``side`` image on
+    ``detectors`` cells (``circle=False``: detectors = ceil(sqrt(2) side); ``circle=True``: detectors = side), as
+    :class:`Radon` keyword arguments.
+
+    scikit-image rotates the image (zero-padded to ``detectors`` on each side) about the padded array's centre
+    pixel, index ``detectors // 2``; the image's own centre sits at index ``pad + (side - 1) / 2`` with
+    ``pad = (detectors - side) // 2``, up to half a pixel away in both axes, and detector cell ``k`` is at
+    ``k - detectors // 2`` from the axis.
+
+    Examples
+    --------
+    >>> skimage_convention(256, 363)
+    {'axis_offset': 0.0, 'image_offset': (-0.5, 0.5)}
+    """
+    offset = (detectors - side) // 2 + (side - 1) / 2 - detectors // 2  # image centre - axis, in index units
+    return {"axis_offset": detectors // 2 - (detectors - 1) / 2, "image_offset": (offset, -offset)}
+
+
+def skimage_side(detectors: int, circle: bool = False) -> int:
+    """The image side behind a ``skimage.transform.radon`` sinogram of ``detectors`` cells (its rule,
+    ceil(sqrt(2) side) cells, inverted exactly; ``circle=True``: the side is the detector count).
+
+    >>> [skimage_side(int(np.ceil(np.sqrt(2) * n))) for n in (127, 128, 255, 256)]
+    [127, 128, 255, 256]
+    """
+    return int(detectors) if circle else int(np.floor(int(detectors) / np.sqrt(2)))
+
+
 def covered_side(detectors: int) -> int:
     """The largest square image side whose :func:`default_detectors` fits in ``detectors``: the inverse of that
     rule, used to guess the image size of a measured sinogram."""
@@ -64,6 +93,12 @@ class Radon(LinearOperator):
     projector : str, optional
         ASTRA projector: 'linear' (parallel default), 'line', 'strip', 'line_fanflat' (fan default),
         'strip_fanflat', or 'cuda' (the default when ASTRA has CUDA).
+    axis_offset : float, optional
+        Where the rotation axis falls on the detector, in cells from the detector's centre (TomoPy's rotation
+        centre is ``(detectors - 1) / 2 + axis_offset`` as a column index). Default 0.
+    image_offset : (float, float), optional
+        Position (dx, dy) of the image's centre relative to the rotation axis, in pixels, x along the columns and
+        y up the rows. Default (0, 0); :func:`skimage_convention` gives scikit-image's.
 
     Notes
     -----
@@ -76,7 +111,8 @@ class Radon(LinearOperator):
 
     def __init__(self, shape, angles, detectors: int | None = None, geometry: str = "parallel",
                  source_distance: float | None = None, detector_distance: float | None = None,
-                 detector_spacing: float | None = None, projector: str | None = None):
+                 detector_spacing: float | None = None, projector: str | None = None, axis_offset: float = 0.0,
+                 image_offset=(0.0, 0.0)):
         M, N = (int(s) for s in shape)
         if M < 1 or N < 1:
             raise ValueError(f"the image shape must be positive, got {(M, N)}.")
@@ -117,6 +153,11 @@ class Radon(LinearOperator):
             raise ValueError(f"projector {projector!r} does not fit {geometry} beam; expected one of "
                              f"{', '.join(CPU_PROJECTORS[geometry] + ('cuda',))}.")
 
+        axis_offset = float(axis_offset)
+        image_offset = tuple(float(v) for v in np.broadcast_to(np.asarray(image_offset, np.float64), (2,)))
+        if not (np.isfinite(axis_offset) and np.isfinite(image_offset).all()):
+            raise ValueError("the rotation-axis and image offsets must be finite numbers.")
+        self.axis_offset, self.image_offset = axis_offset, image_offset
         self.geometry, self.angles, self.detectors, self.projector = geometry, angles, detectors, projector
         self.detector_spacing, self.source_distance, self.detector_distance = spacing, source_distance, detector_distance
         self.domain_shape, self.range_shape = (M, N), (angles.size, detectors)
@@ -128,12 +169,16 @@ class Radon(LinearOperator):
         """ASTRA's (volume geometry, projection geometry) dictionaries for this operator."""
         astra = _astra()
         M, N = self.domain_shape
-        volume = astra.create_vol_geom(M, N)
+        dx, dy = self.image_offset
+        volume = astra.create_vol_geom(M, N, -N / 2 + dx, N / 2 + dx, -M / 2 + dy, M / 2 + dy)
         if self.geometry == "parallel":
             projection = astra.create_proj_geom("parallel", self.detector_spacing, self.detectors, self.angles)
         else:
             projection = astra.create_proj_geom("fanflat", self.detector_spacing, self.detectors, self.angles,
                                                 self.source_distance, self.detector_distance)
+        if self.axis_offset:
+            # a detector moved by -offset cells puts the axis at +offset from its centre
+            projection = astra.geom_postalignment(astra.geom_2vec(projection), -self.axis_offset)
         return volume, projection
 
     def link(self):

@@ -4,6 +4,7 @@ filtered backprojection (parallel and fan beam), SIRT and CGLS."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.interpolate import RegularGridInterpolator
 
 from invscat.operators.radon import Radon
@@ -24,9 +25,11 @@ def _as_batch(sinogram, radon: Radon):
 def fbp(radon: Radon, sinogram, window: str = "ram-lak") -> np.ndarray:
     """Filtered backprojection.
 
-    Parallel beam uses ASTRA's FBP. Fan beam (ASTRA's CPU FBP is parallel-only) rebins the fan-beam
-    sinogram onto parallel rays by bilinear interpolation (Kak & Slaney 1988, section 3.4.3), then runs
-    the parallel FBP; it needs the fan views to cover 360 degrees for a complete parallel sinogram.
+    Parallel beam: each view is filtered by the ramp filter built in the spatial domain (Kak & Slaney 1988, eq.
+    61: no DC bias), zero-padded to twice its length (no wrap-around), apodised by ``window``, then backprojected
+    pixel by pixel with linear interpolation on the detector, honouring the operator's detector spacing, rotation
+    axis and image offsets. Fan beam rebins the fan-beam sinogram onto parallel rays by bilinear interpolation
+    (Kak & Slaney 1988, section 3.4.3) first; it needs the fan views to cover 360 degrees.
 
     Parameters
     ----------
@@ -41,18 +44,80 @@ def fbp(radon: Radon, sinogram, window: str = "ram-lak") -> np.ndarray:
     -------
     ndarray
         float32 image(s) of shape (..., M, N).
+
+    Examples
+    --------
+    >>> from invscat import data, metrics
+    >>> A = Radon((64, 64), 90)
+    >>> x = data.shepp_logan(64)
+    >>> bool(metrics.psnr(fbp(A, A(x)), x) > 25)
+    True
     """
     if window not in FBP_FILTERS:
         raise ValueError(f"unknown FBP filter {window!r}; expected one of {', '.join(FBP_FILTERS)}.")
     sinograms, batch = _as_batch(sinogram, radon)
-    options = {"FilterType": window}
     if radon.geometry == "parallel":
-        out = radon.run_algorithm("FBP", sinograms, options=options)
+        out = _parallel_fbp(radon, sinograms, window)
     else:
+        if radon.axis_offset or any(radon.image_offset):
+            raise ValueError("FBP of a fan-beam scan with a rotation-axis or image offset is not supported; use "
+                             "sirt, cgls or a regularised method.")
         parallel = parallel_equivalent(radon)
         rebinned = np.stack([rebin_fan_to_parallel(radon, parallel, s) for s in sinograms])
-        out = parallel.run_algorithm("FBP", rebinned, options=options)
+        out = _parallel_fbp(parallel, rebinned, window)
     return out.reshape(*batch, *radon.domain_shape)
+
+
+def ramp_filter(size: int, window: str = "ram-lak") -> np.ndarray:
+    """The frequency response (``size`` values, numpy's FFT order) of the discrete ramp filter of unit sampling,
+    computed from its spatial-domain form h(0) = 1/4, h(n) = -1/(pi n)^2 for odd n, 0 for even n (Kak & Slaney 1988,
+    eq. 61), times 2, apodised by ``window``."""
+    offsets = np.abs(np.round(np.fft.fftfreq(size) * size)).astype(np.int64)
+    kernel = np.zeros(size)
+    kernel[0] = 0.25
+    odd = offsets % 2 == 1
+    kernel[odd] = -1.0 / (np.pi * offsets[odd]) ** 2
+    response = 2 * np.real(np.fft.fft(kernel))
+    frequency = np.fft.fftfreq(size)
+    if window == "shepp-logan":
+        response *= np.sinc(frequency)
+    elif window == "hann":
+        response *= np.fft.fftshift(np.hanning(size))
+    return response
+
+
+def _parallel_fbp(radon: Radon, sinograms: np.ndarray, window: str) -> np.ndarray:
+    views, detectors = radon.range_shape
+    size = max(64, int(2 ** np.ceil(np.log2(2 * detectors))))
+    response = ramp_filter(size, window)[: size // 2 + 1]
+    filtered = np.fft.irfft(np.fft.rfft(sinograms, n=size, axis=-1) * response, n=size, axis=-1)[..., :detectors]
+    image = backproject(radon, filtered / radon.detector_spacing)
+    # pi / (2 views), as ASTRA and scikit-image weigh views, for limited arcs too (dividing by the arc instead
+    # lost 1-3 dB on training images at 90 views over 120 degrees)
+    return (image * (np.pi / (2 * views))).astype(np.float32)
+
+
+def backproject(radon: Radon, sinograms) -> np.ndarray:
+    """Pixel-driven backprojection of parallel-beam sinograms (B, views, detectors): for every pixel and view, the
+    sinogram interpolated linearly at the pixel's detector coordinate, summed over views (zero off the detector).
+    The transpose of pixel-driven projection, not of ASTRA's projector: what FBP needs."""
+    q = torch.as_tensor(np.asarray(sinograms), dtype=torch.float64)
+    M, N = radon.domain_shape
+    views, detectors = radon.range_shape
+    dx, dy = radon.image_offset
+    x = torch.arange(N, dtype=torch.float64)[None, :] - (N - 1) / 2 + dx
+    y = (M - 1) / 2 - torch.arange(M, dtype=torch.float64)[:, None] + dy
+    out = q.new_zeros(q.shape[0], M * N)
+    for k, angle in enumerate(np.asarray(radon.angles, np.float64)):
+        u = ((x * np.cos(angle) + y * np.sin(angle)) / radon.detector_spacing + (detectors - 1) / 2
+             + radon.axis_offset).reshape(-1)
+        left = torch.floor(u)
+        weight = u - left
+        left = left.long()
+        for index, share in ((left, 1 - weight), (left + 1, weight)):
+            inside = (index >= 0) & (index < detectors)
+            out += q[:, k, index.clamp(0, detectors - 1)] * (share * inside)
+    return out.reshape(-1, M, N).numpy()
 
 
 def parallel_equivalent(radon: Radon) -> Radon:
