@@ -431,6 +431,15 @@ def tomo(
     detectors: Optional[int] = typer.Option(None, help="Detector cells (default: cover the image diagonal)."),
     size: Optional[int] = typer.Option(None, help="Image side for a measured sinogram (default: the largest the "
                                        "detector covers)."),
+    angles: Optional[Path] = typer.Option(None, help="Text file of the projection angles, one a line, in degrees "
+                                          "(any set, not only evenly spread; the number of views comes from it)."),
+    radians: bool = typer.Option(False, "--radians", help="The --angles file is in radians."),
+    circle: bool = typer.Option(False, "--circle", help="The object lies inside the circle inscribed in the image: "
+                                "the detector spans the image side, not its diagonal (scikit-image's circle=True)."),
+    centre_offset: float = typer.Option(0.0, "--centre-offset", help="Where the rotation axis falls on the "
+                                        "detector, in cells from its centre (TomoPy's centre minus (detectors - 1)/2)."),
+    detector_spacing: Optional[float] = typer.Option(None, "--detector-spacing", help="Width of a detector cell in "
+                                                     "image pixels (default 1; fan beam: the magnification)."),
     method: str = typer.Option("tv", help="fbp, sirt, cgls, linear, tikhonov, tv, l1 or scattering."),
     estimator: Optional[Path] = ESTIMATOR_OPTION,
     simulate: bool = typer.Option(False, "--simulate", help="INPUT is the ground truth: project, add noise, "
@@ -453,23 +462,61 @@ def tomo(
     FBP filter, Tikhonov, TV, wavelet l1 or TV plus the scattering prior."""
     from invscat.stacks import canonical, open_stack
     from invscat.tasks import Tomography
+    from invscat.tasks.tomo import looks_transposed
 
     _check_noise(noise)
+    angle_set = _read_angles(angles, radians) if angles is not None else None
+    geometry_options = dict(geometry=geometry.value, angles=angle_set, axis_offset=centre_offset,
+                            detector_spacing=detector_spacing, circle=circle,
+                            convention="skimage" if layout is Layout.skimage else "invscat")
     stack = open_stack(input, "invscat" if simulate else layout.value)
     if simulate:
         if size is not None:
             raise InvscatError("--size is for a measured sinogram; with --simulate the image gives the size.")
-        task = Tomography(30 if views is None else views, arc, geometry.value, detectors, noise=noise)
+        count = len(angle_set) if angle_set is not None else 30 if views is None else views
+        if views is not None and views != count:
+            raise InvscatError(f"{angles}: the file has {count} angles, not --views {views}.")
+        task = Tomography(count, arc, detectors=detectors, noise=noise, **geometry_options)
     else:
-        sinogram_shape = stack.slice_shape if stack else canonical(load_image(input, allow_rgb=False), layout.value).shape
-        if views is not None and views != sinogram_shape[0]:
-            raise InvscatError(f"{input}: the sinogram has {sinogram_shape[0]} views (rows), not --views {views}.")
-        task = Tomography(sinogram_shape[0], arc, geometry.value, detectors or sinogram_shape[1], size, noise)
+        first = stack.read(0) if stack else canonical(load_image(input, allow_rgb=False), layout.value)
+        if geometry is Geometry.parallel and looks_transposed(first):
+            raise InvscatError(f"{input}: the sinogram looks transposed (each row should be one view, whose sum is "
+                               f"nearly the same for every view); give --layout for its axis order (skimage's radon "
+                               f"makes detectors x views: --layout skimage).")
+        sinogram_views, sinogram_detectors = first.shape
+        for given, what in ((views, "--views"), (len(angle_set) if angle_set is not None else None, str(angles))):
+            if given is not None and given != sinogram_views:
+                raise InvscatError(f"{input}: the sinogram has {sinogram_views} views (rows), but {what} gives "
+                                   f"{given}.")
+        task = Tomography(sinogram_views, arc, detectors=detectors or sinogram_detectors, size=size, noise=noise,
+                          **geometry_options)
+        if size is None and not quiet:
+            side = task.guess_side(sinogram_detectors)
+            rule = ("the image side, --circle" if circle else "scikit-image's rule, ceil(sqrt(2) side)"
+                    if layout is Layout.skimage else "invscat's rule, ceil(sqrt(2) side) + 1")
+            typer.echo(f"note: reconstructing {side}x{side} images, the largest that {sinogram_detectors} detectors "
+                       f"cover ({rule}); --size sets another")
     _reconstruct(task, input, output, method, simulate=simulate, colour=False, seed=seed, reference=reference,
                  metrics_json=metrics_json, figure=figure, device=device, estimator=estimator, iters=iters, lam=lam,
                  quiet=quiet, rescale=rescale, stack=stack, layout=layout.value,
-                 stack_options=dict(workers=workers, scheduler=scheduler, resume=resume), views=task.views, arc=arc,
-                 geometry=geometry.value, detectors=detectors, sinogram_layout=layout.value)
+                 stack_options=dict(workers=workers, scheduler=scheduler, resume=resume), views=task.views,
+                 arc=task.arc, geometry=geometry.value, detectors=detectors, sinogram_layout=layout.value,
+                 circle=circle, centre_offset=centre_offset, detector_spacing=detector_spacing,
+                 angles_file=str(angles) if angles else None)
+
+
+def _read_angles(path: Path, radians: bool) -> tuple:
+    """The projection angles (radians) of a text file of one angle a line (degrees unless ``radians``)."""
+    if not path.is_file():
+        raise InvscatError(f"{path}: no such angles file.")
+    try:
+        values = np.loadtxt(path, dtype=np.float64, ndmin=1)
+    except ValueError:
+        raise InvscatError(f"{path}: expected one number a line (the projection angles).") from None
+    if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
+        raise InvscatError(f"{path}: expected one finite number a line (the projection angles), got "
+                           f"{values.size} values of shape {values.shape}.")
+    return tuple(values if radians else np.deg2rad(values))
 
 
 class TaskKind(str, Enum):

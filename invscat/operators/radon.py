@@ -35,9 +35,8 @@ def skimage_convention(side: int, detectors: int) -> dict:
     ``detectors`` cells (``circle=False``: detectors = ceil(sqrt(2) side); ``circle=True``: detectors = side), as
     :class:`Radon` keyword arguments.
 
-    scikit-image rotates the image (zero-padded to ``detectors`` on each side) about the padded array's centre
-    pixel, index ``detectors // 2``; the image's own centre sits at index ``pad + (side - 1) / 2`` with
-    ``pad = (detectors - side) // 2``, up to half a pixel away in both axes, and detector cell ``k`` is at
+    scikit-image pads the image so that its pixel ``side // 2`` (in both axes) lands on the rotation axis, so the
+    image's centre, index ``(side - 1) / 2``, is half a pixel off it for even sides; detector cell ``k`` lies at
     ``k - detectors // 2`` from the axis.
 
     Examples
@@ -45,7 +44,7 @@ def skimage_convention(side: int, detectors: int) -> dict:
     >>> skimage_convention(256, 363)
     {'axis_offset': 0.0, 'image_offset': (-0.5, 0.5)}
     """
-    offset = (detectors - side) // 2 + (side - 1) / 2 - detectors // 2  # image centre - axis, in index units
+    offset = (side - 1) / 2 - side // 2  # image centre - axis, in index units (pixel side // 2 sits on the axis)
     return {"axis_offset": detectors // 2 - (detectors - 1) / 2, "image_offset": (offset, -offset)}
 
 

@@ -106,6 +106,11 @@ class Task(ABC):
         """Non-variational methods: name -> ``function(y, iters) -> image`` (numpy)."""
         return {}
 
+    def support(self, shape) -> np.ndarray | None:
+        """Where the image can be non-zero (a 0/1 mask of ``shape``; reconstructions are zero elsewhere), or None
+        for everywhere."""
+        return None
+
     def prepare_truth(self, truth: np.ndarray) -> np.ndarray:
         """The part of a ground truth image the forward model can take (e.g. cropped to a multiple of the
         decimation factor)."""
@@ -243,6 +248,9 @@ class Task(ABC):
             else:
                 result = task._variational(A, yt, method, lam, iters, **options)
             result.image = result.image.cpu().numpy()
+        support = task.support(shape)
+        if support is not None:
+            result.image = result.image * support
         result.time_s = time.perf_counter() - start
         return result
 
