@@ -88,9 +88,10 @@ def ramp_filter(size: int, window: str = "ram-lak") -> np.ndarray:
 
 
 def _parallel_fbp(radon: Radon, sinograms: np.ndarray, window: str) -> np.ndarray:
-    # the filtered views extend beyond the detector (the object is zero outside what it saw): keep half a
-    # detector more on each side for pixels that project off it (a detector spanning only the image side)
-    margin = radon.detectors // 2 + 2
+    # the filtered views extend beyond the detector (the object is zero outside what it saw): where pixels project
+    # off it by more than a cell (a detector spanning only the image side), keep half a detector more on each side
+    reach = (np.hypot(*radon.domain_shape) / 2 + np.hypot(*radon.image_offset)) / radon.detector_spacing
+    margin = radon.detectors // 2 + 2 if reach + abs(radon.axis_offset) > (radon.detectors - 1) / 2 + 1 else 0
     extended = np.pad(sinograms, ((0, 0), (0, 0), (margin, margin)))
     width = extended.shape[-1]
     size = max(64, int(2 ** np.ceil(np.log2(2 * width))))
