@@ -225,6 +225,11 @@ SEED_OPTION = typer.Option(0, help="Seed of the simulated noise.")
 QUIET_OPTION = typer.Option(False, "--quiet", help="No progress bar or summary.")
 RESCALE_OPTION = typer.Option(False, "--rescale", help="For .png/.jpg output: map the result's [min, max] to "
                               "[0, 1] (8-bit files store [0, 1]; a result far outside it is refused otherwise).")
+KERNEL_OPTION = typer.Option("gaussian", help="Blur before decimation: gaussian (of --sigma), box (area "
+                             "averaging), bicubic (antialiased bicubic downscaling, as MATLAB's imresize), or a .npy "
+                             "file of a 2-D kernel.")
+SIGMA_OPTION = typer.Option(None, help="Standard deviation of the Gaussian kernel, in high-resolution pixels "
+                            "(default factor/2).")
 WORKERS_OPTION = typer.Option(None, "--workers", help="For a stack: worker processes of a local Dask cluster "
                               "(default: one per core).")
 SCHEDULER_OPTION = typer.Option(None, "--scheduler", help="For a stack: address of a running Dask scheduler "
@@ -348,10 +353,12 @@ def superres(
     input: Path = typer.Argument(..., help="Low-resolution image (or, with --simulate, the ground truth)."),
     output: Path = typer.Option(..., "-o", "--output", help="Result image (.png, .jpg, .tif, .npy)."),
     factor: int = typer.Option(4, help="Upsampling factor (2, 3, 4, 8, ...)."),
+    kernel: str = KERNEL_OPTION,
+    sigma: Optional[float] = SIGMA_OPTION,
     method: str = typer.Option("tv", help="bicubic, linear, tikhonov, tv, l1 or scattering."),
     estimator: Optional[Path] = ESTIMATOR_OPTION,
-    simulate: bool = typer.Option(False, "--simulate", help="INPUT is the ground truth: blur (Gaussian, sigma = "
-                                  "factor/2), decimate, add noise, then reconstruct and score against it."),
+    simulate: bool = typer.Option(False, "--simulate", help="INPUT is the ground truth: blur (--kernel), decimate, "
+                                  "add noise, then reconstruct and score against it."),
     noise: float = typer.Option(0.01, help="Noise level relative to the range: added with --simulate, assumed "
                                 "by the linear estimator."),
     reference: Optional[Path] = REFERENCE_OPTION,
@@ -374,10 +381,27 @@ def superres(
     from invscat.stacks import open_stack
 
     _check_noise(noise)
-    _reconstruct(SuperResolution(factor, noise), input, output, method, simulate=simulate, colour=True, seed=seed,
+    task = SuperResolution(factor, noise, kernel=_blur_kernel(kernel), sigma=sigma)
+    _reconstruct(task, input, output, method, simulate=simulate, colour=True, seed=seed,
                  reference=reference, metrics_json=metrics_json, figure=figure, device=device, estimator=estimator,
                  iters=iters, lam=lam, quiet=quiet, rescale=rescale, stack=open_stack(input, colour=True),
-                 stack_options=dict(workers=workers, scheduler=scheduler, resume=resume), factor=factor)
+                 stack_options=dict(workers=workers, scheduler=scheduler, resume=resume), factor=factor,
+                 **task.model())
+
+
+def _blur_kernel(value: str):
+    """--kernel: a kernel's name, or a .npy file holding a 2-D kernel."""
+    from invscat.operators.downsample import KERNELS
+
+    if value in KERNELS:
+        return value
+    path = Path(value)
+    if path.suffix.lower() != ".npy":
+        raise InvscatError(f"unknown blur kernel {value!r}; expected one of {', '.join(KERNELS)} or a .npy file.")
+    kernel = load_image(path, allow_rgb=False)
+    if not (kernel.sum() > 0 and (kernel >= 0).all()):
+        raise InvscatError(f"{path}: a blur kernel needs non-negative values with a positive sum.")
+    return kernel
 
 
 @command
@@ -534,7 +558,10 @@ def fit(
     arc: Optional[float] = typer.Option(None, help="tomo: angular range in degrees (default 180 parallel, 360 fan)."),
     geometry: Geometry = typer.Option(Geometry.parallel, help="tomo: beam geometry."),
     detectors: Optional[int] = typer.Option(None, help="tomo: detector cells (default: cover the image diagonal)."),
-    sigma: float = typer.Option(2.0, help="deblur: standard deviation of the Gaussian blur, in pixels."),
+    kernel: str = typer.Option("gaussian", help="superres: the blur before decimation (as `invscat superres "
+                               "--kernel`)."),
+    sigma: Optional[float] = typer.Option(None, help="Standard deviation of the Gaussian blur in pixels (superres: "
+                                          "default factor/2; deblur: default 2)."),
     size: int = typer.Option(128, help="Side of the training crops (tomo: the image size it is for)."),
     noise: float = typer.Option(0.01, help="Noise level of the simulated measurements, relative to their range."),
     images: str = typer.Option("builtin", help="'builtin' (the bundled training images) or a directory of images."),
@@ -564,9 +591,11 @@ def fit(
         raise InvscatError(f"impossible parameters: need --count >= 2, --J >= 1, --radius >= 0 and --size >= "
                            f"{2 ** (J + 2)} for J={J}.")
     _check_noise(noise)
-    builders = {"superres": lambda: SuperResolution(factor, noise),
+    if kernel != "gaussian" and task is not TaskKind.superres:
+        raise InvscatError("--kernel is the super-resolution model's blur; deblur's is a Gaussian of --sigma.")
+    builders = {"superres": lambda: SuperResolution(factor, noise, kernel=_blur_kernel(kernel), sigma=sigma),
                 "tomo": lambda: Tomography(views, arc, geometry.value, detectors, size, noise),
-                "deblur": lambda: Deblurring(sigma, noise)}
+                "deblur": lambda: Deblurring(2.0 if sigma is None else sigma, noise)}
     spec = builders[task.value]()
     start = time.perf_counter()
     options = dict(size=size, J=J, radius=radius, seed=seed)

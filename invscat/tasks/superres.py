@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from invscat import data
 from invscat.checks import check_count
 from invscat.estimators.linear import LinearSuperResolution
-from invscat.operators.downsample import Downsample
+from invscat.operators.downsample import KERNELS, Downsample, make_kernel
 from invscat.tasks.base import DEFAULT_NOISE, Task, noisy
 
 
@@ -27,7 +27,9 @@ def bicubic(low, factor: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SuperResolution(Task):
-    """Super-resolution by ``factor``: y = decimate(blur(x)) + noise, the blur Gaussian of sigma factor / 2.
+    """Super-resolution by ``factor``: y = decimate(blur(x)) + noise, the blur a Gaussian of standard deviation
+    ``sigma`` (default factor / 2) pixels, or ``kernel`` 'box' (area averaging), 'bicubic' (antialiased bicubic
+    downscaling, as MATLAB's imresize) or a 2-D array (:func:`~invscat.operators.downsample.make_kernel`).
 
     Methods: 'bicubic'; 'linear' (the best linear estimator: per-phase filters fitted on the training images
     degraded like the input, once per factor and size per process); 'tikhonov', 'tv', 'l1'; 'scattering'.
@@ -43,6 +45,8 @@ class SuperResolution(Task):
 
     factor: int = 4
     noise: float = DEFAULT_NOISE
+    kernel: object = "gaussian"  # a name of KERNELS, or a 2-D array (kept as a tuple of rows: tasks are hashable)
+    sigma: float | None = None
 
     name = "superres"
     # chosen by benchmarks/tune_lambdas.py on data.TRAINING_IMAGES (x4, noise 0.01); "scattering" is for
@@ -51,9 +55,31 @@ class SuperResolution(Task):
 
     def __post_init__(self):
         object.__setattr__(self, "factor", check_count("super-resolution factor", self.factor))
+        if isinstance(self.kernel, str):
+            if self.kernel not in KERNELS:
+                raise ValueError(f"unknown blur kernel {self.kernel!r}; expected one of {', '.join(KERNELS)} or a "
+                                 "2-D array.")
+            if self.sigma is not None and self.kernel != "gaussian":
+                raise ValueError(f"sigma is the width of the Gaussian kernel; the {self.kernel} kernel has none.")
+            make_kernel(self.kernel, self.factor, self.sigma)  # checks sigma
+        else:
+            weights = np.asarray(self.kernel, np.float64)
+            if weights.ndim != 2 or weights.size == 0 or not np.isfinite(weights).all() or weights.sum() == 0:
+                raise ValueError("a custom blur kernel must be a non-empty 2-D array of finite numbers with a "
+                                 "non-zero sum.")
+            object.__setattr__(self, "kernel", tuple(map(tuple, weights.tolist())))
 
     def _make_operator(self, shape):
-        return Downsample(shape, self.factor)
+        kernel = self.kernel if isinstance(self.kernel, str) else np.asarray(self.kernel)
+        return Downsample(shape, self.factor, kernel=kernel, sigma=self.sigma)
+
+    def model(self) -> dict:
+        """The degradation model, as recorded in metrics and estimator metadata: the kernel (a name, or 'custom'
+        with its size) and sigma."""
+        if isinstance(self.kernel, str):
+            sigma = (self.factor / 2 if self.sigma is None else self.sigma) if self.kernel == "gaussian" else None
+            return {"kernel": self.kernel, "sigma": sigma}
+        return {"kernel": f"custom {len(self.kernel)}x{len(self.kernel[0])}", "sigma": None}
 
     def image_shape(self, measurement_shape):
         return tuple(int(s) * self.factor for s in measurement_shape[-2:])
@@ -63,13 +89,23 @@ class SuperResolution(Task):
         return truth[..., :M, :N]
 
     def metadata(self):
-        return {"task": self.name, "factor": self.factor}
+        return {"task": self.name, "factor": self.factor, **self.model()}
+
+    def _default_model(self) -> bool:
+        return self.model() == SuperResolution(self.factor).model()
 
     def estimator_filename(self):
-        return f"superres_x{self.factor}.pt"
+        if self._default_model():
+            return f"superres_x{self.factor}.pt"
+        model = self.model()
+        sigma = f"_sigma{model['sigma']:g}" if model["sigma"] is not None else ""
+        return f"superres_x{self.factor}_{model['kernel'].replace(' ', '')}{sigma}.pt"
 
     def fit_options(self):
-        return f"superres --factor {self.factor}"
+        model = self.model()
+        extra = "" if self._default_model() else (
+            f" --kernel {model['kernel']}" + (f" --sigma {model['sigma']:g}" if model["sigma"] is not None else ""))
+        return f"superres --factor {self.factor}{extra}"
 
     def direct_methods(self):
         return {"bicubic": lambda low, iters: bicubic(low, self.factor),
