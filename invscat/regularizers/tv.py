@@ -12,19 +12,31 @@ def gradient(x: torch.Tensor) -> torch.Tensor:
 
     (..., M, N) -> (..., 2, M, N), vertical then horizontal.
     """
-    dy = torch.zeros_like(x)
-    dx = torch.zeros_like(x)
-    dy[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
-    dx[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
-    return torch.stack((dy, dx), dim=-3)
+    if x.requires_grad:  # autograd: no out= writes
+        dy = torch.cat([x[..., 1:, :] - x[..., :-1, :], torch.zeros_like(x[..., :1, :])], dim=-2)
+        dx = torch.cat([x[..., :, 1:] - x[..., :, :-1], torch.zeros_like(x[..., :, :1])], dim=-1)
+        return torch.stack((dy, dx), dim=-3)
+    # written in place into one output: about twice as fast on CPU as differences, zeros and a stack
+    g = x.new_empty(*x.shape[:-2], 2, *x.shape[-2:])
+    torch.sub(x[..., 1:, :], x[..., :-1, :], out=g[..., 0, :-1, :])
+    g[..., 0, -1, :] = 0
+    torch.sub(x[..., :, 1:], x[..., :, :-1], out=g[..., 1, :, :-1])
+    g[..., 1, :, -1] = 0
+    return g
 
 
 def divergence(p: torch.Tensor) -> torch.Tensor:
     """The negative adjoint of :func:`gradient`: ``<gradient(x), p> = -<x, divergence(p)>``."""
     py, px = p[..., 0, :, :], p[..., 1, :, :]
-    div = torch.zeros_like(py)
-    div[..., :-1, :] += py[..., :-1, :]
-    div[..., 1:, :] -= py[..., :-1, :]
+    if p.requires_grad:
+        zeros_row, zeros_col = torch.zeros_like(py[..., :1, :]), torch.zeros_like(px[..., :, :1])
+        div_y = torch.cat([py[..., :-1, :], zeros_row], -2) - torch.cat([zeros_row, py[..., :-1, :]], -2)
+        div_x = torch.cat([px[..., :, :-1], zeros_col], -1) - torch.cat([zeros_col, px[..., :, :-1]], -1)
+        return div_y + div_x
+    div = torch.empty_like(py)
+    div[..., 0, :] = py[..., 0, :]
+    torch.sub(py[..., 1:-1, :], py[..., :-2, :], out=div[..., 1:-1, :])
+    div[..., -1, :] = -py[..., -2, :] if py.shape[-2] > 1 else 0
     div[..., :, :-1] += px[..., :, :-1]
     div[..., :, 1:] -= px[..., :, :-1]
     return div

@@ -119,6 +119,11 @@ class Tomography(Task):
         return Radon(shape, angles, detectors=detectors, geometry=self.geometry,
                      detector_spacing=self.detector_spacing, **offsets)
 
+    @property
+    def tv_tolerance(self):
+        # a missing wedge converges slowly: 2e-4 stopped 0.08-0.21 dB short at 90 views over 120 degrees
+        return 2e-4 if self.arc >= 180 else 1e-4
+
     def support(self, shape):
         """With ``circle``, the disc inscribed in the image (as scikit-image's ``iradon(circle=True)``)."""
         if not self.circle:
