@@ -282,9 +282,15 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
     metrics = {"task": task.name, "method": method, **recorded, "lam": result.lam, "noise": task.noise,
                "simulated": simulate, **_quality(image, truth), "time_s": result.time_s,
                "iterations": result.iterations, "input": str(input)}
-    panels = [(f"measurement ({measurement.shape[0]}x{measurement.shape[1]})", measurement), (method, image)]
-    if truth is not None:
-        panels += [("reference", truth), ("error", image - truth)]
+    panels = []
+    if figure is not None:
+        kind = "sinogram" if task.name == "tomo" else "measurement"
+        panels.append((f"{kind} ({measurement.shape[0]}x{measurement.shape[1]})", measurement))
+        if task.baseline is not None and task.baseline != method:  # the classical answer, for comparison
+            panels.append((task.baseline, task.reconstruct(measurement, task.baseline, channel_axis=channel_axis).image))
+        panels.append((method, image))
+        if truth is not None:
+            panels += [("reference", truth), ("error", image - truth)]
     _write_outputs(output, image, {**metrics, "rescaled": rescale}, metrics_json, figure, panels, quiet, rescale)
 
 

@@ -43,29 +43,87 @@ def save_scattering_figure(path, image: np.ndarray, coefficients: np.ndarray, J:
     plt.close(fig)
 
 
-def save_comparison_figure(path, panels, title: str | None = None) -> None:
-    """Save images side by side, each with its title: ``panels`` is a list of (title, image) pairs.
+def detailed_region(image: np.ndarray, side: int) -> tuple[int, int]:
+    """Top-left corner of the ``side`` x ``side`` window of ``image`` with the most gradient energy (edges and
+    texture): where a zoomed inset shows the most.
 
-    Images are shown on a shared gray scale from the first panel whose title starts with 'reference' (else
-    each on its own); a panel whose title starts with 'error' uses a diverging map centred on zero.
+    >>> image = np.zeros((64, 64)); image[40:50, 10:20] = 1
+    >>> top, left = detailed_region(image, 16)
+    >>> top <= 40 and top + 16 >= 50 and left <= 10 and left + 16 >= 20
+    True
     """
+    from scipy.ndimage import uniform_filter
+
+    grey = image.mean(axis=-1) if image.ndim == 3 else image
+    energy = np.hypot(*np.gradient(grey.astype(np.float64)))
+    M, N = grey.shape
+    local = uniform_filter(energy, size=side, mode="constant")
+    half = side // 2
+    inner = local[half:M - side + half + 1, half:N - side + half + 1]
+    i, j = np.unravel_index(np.argmax(inner), inner.shape)
+    return int(i), int(j)
+
+
+def save_comparison_figure(path, panels, title: str | None = None) -> None:
+    """Save images side by side: ``panels`` is a list of (title, image) pairs, image panels first.
+
+    - A panel titled 'reference...' sets the grey scale of the image panels of its shape and their PSNR / SSIM,
+      written under their titles;
+    - a panel titled 'measurement...' or 'sinogram...' keeps its own range (and gets no inset unless it is an
+      image of another size, e.g. the low-resolution input, whose inset shows the same region);
+    - a panel titled 'error...' uses a diverging map on a robust scale (+- the 99th percentile of |error|);
+    - every image panel gets a zoomed inset of the most detailed region (:func:`detailed_region`) and a frame
+      marking it.
+    """
+    from matplotlib.patches import Rectangle
+
+    from invscat.metrics import psnr, ssim
+
     plt = _pyplot()
-    display = lambda image: np.clip(image, 0, 1) if image.ndim == 3 else image
-    scale = next((image for name, image in panels if name.startswith("reference")), None)
-    limits = {} if scale is None or scale.ndim == 3 else {"vmin": float(scale.min()), "vmax": float(scale.max())}
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), layout="constrained", squeeze=False)
+    reference = next((image for name, image in panels if name.startswith("reference")), None)
+    main = reference if reference is not None else next(image for name, image in panels
+                                                        if not name.startswith(("measurement", "sinogram")))
+    M, N = main.shape[:2]
+    side = max(8, min(M, N) // 5)
+    top, left = detailed_region(main, side)
+    limits = {} if reference is None or reference.ndim == 3 else {"vmin": float(reference.min()),
+                                                                   "vmax": float(reference.max())}
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.9), layout="constrained", squeeze=False)
     for ax, (name, image) in zip(axes[0], panels):
+        own_range = name.startswith(("measurement", "sinogram"))
+        label = name
         if name.startswith("error"):
-            gray = image.mean(axis=-1) if image.ndim == 3 else image
-            bound = float(np.abs(gray).max()) or 1.0
-            shown = ax.imshow(gray, cmap="RdBu_r", vmin=-bound, vmax=bound)
-            fig.colorbar(shown, ax=ax, shrink=0.7)
+            grey = image.mean(axis=-1) if image.ndim == 3 else image
+            bound = float(np.percentile(np.abs(grey), 99)) or 1.0
+            shown = ax.imshow(grey, cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
+            fig.colorbar(shown, ax=ax, shrink=0.7, label="error (ends: 99th percentile of |error|)")
         else:
-            ax.imshow(display(image), cmap="gray", **({} if image.ndim == 3 else limits), interpolation="nearest")
-        ax.set_title(name, fontsize=9)
+            shown_image = np.clip(image, 0, 1) if image.ndim == 3 else image
+            scale = {} if own_range or image.ndim == 3 or image.shape != main.shape else limits
+            ax.imshow(shown_image, cmap="gray", interpolation="nearest", aspect="auto" if name.startswith("sinogram")
+                      else "equal", **scale)
+            if reference is not None and not own_range and not name.startswith("reference") \
+                    and image.shape == reference.shape:
+                label += f"\n{psnr(image, reference):.2f} dB, SSIM {ssim(image, reference):.3f}"
+            if not name.startswith("sinogram"):
+                _inset(ax, shown_image, top, left, side, image.shape[0] / M, scale, Rectangle)
+        ax.set_title(label, fontsize=9)
         ax.axis("off")
     if title:
         fig.suptitle(title)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
+
+
+def _inset(ax, image, top, left, side, ratio, scale, Rectangle) -> None:
+    """A zoomed copy of the region (top, left, side) (in the main image's pixels, times ``ratio`` for an image of
+    another size) in the lower right corner, and a frame around the region."""
+    t, l, s = int(round(top * ratio)), int(round(left * ratio)), max(2, int(round(side * ratio)))
+    ax.add_patch(Rectangle((l - 0.5, t - 0.5), s, s, fill=False, edgecolor="yellow", linewidth=1))
+    inset = ax.inset_axes([0.62, 0.0, 0.38, 0.38])
+    inset.imshow(image[t:t + s, l:l + s], cmap="gray", interpolation="nearest", **scale)
+    inset.set_xticks([])
+    inset.set_yticks([])
+    for spine in inset.spines.values():
+        spine.set_edgecolor("yellow")

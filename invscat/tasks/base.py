@@ -77,6 +77,7 @@ class Task(ABC):
     name: ClassVar[str]
     relative_lam: ClassVar[dict]
     nonnegative: ClassVar[bool] = False
+    baseline: ClassVar[str | None] = None  # the classical method figures show beside a result
     noise: float
 
     # -- what a family defines --------------------------------------------------------------------------

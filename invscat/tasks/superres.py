@@ -49,6 +49,7 @@ class SuperResolution(Task):
     sigma: float | None = None
 
     name = "superres"
+    baseline = "bicubic"  # the classical method figures show beside the result
     # chosen by benchmarks/tune_lambdas.py on data.TRAINING_IMAGES (x4, noise 0.01); "scattering" is for
     # estimators without a tuned weight of their own (the shipped ones carry theirs)
     relative_lam = {"tikhonov": 3e-2, "tv": 3e-3, "l1": 1e-2, "scattering": 1e-4}

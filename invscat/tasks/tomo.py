@@ -57,6 +57,7 @@ class Tomography(Task):
     circle: bool = False
 
     name = "tomo"
+    baseline = "fbp"  # the classical method figures show beside the result
     nonnegative = True
     training_phantoms = 0.25
     # chosen by benchmarks/tune_lambdas.py on data.TRAINING_IMAGES (30 views, 128x128, noise 0.01)
