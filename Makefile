@@ -8,13 +8,13 @@ TORCH  ?= torch==2.13.0
 # of several GB). For PyTorch's CPU-only build on any Python: make TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 
-.PHONY: demo test test-slow bench estimators clean
+.PHONY: demo test test-slow bench docs estimators clean
 
 $(BIN)/invscat: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[test,bench,docs]"
 	touch $@
 
 demo: $(BIN)/invscat
@@ -28,6 +28,11 @@ test: $(BIN)/invscat
 # Checks of published claims that take minutes (the straight-edge recovery: about 3 min on 2 cores).
 test-slow: $(BIN)/invscat
 	$(BIN)/python -m pytest -q -m slow
+
+# The documentation site in docs/_build/html (API from the docstrings, the CLI reference from the Typer app, the
+# examples gallery); GALLERY=1 also runs the examples (minutes).
+docs: $(BIN)/invscat
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 bench: $(BIN)/invscat
 	$(BIN)/python benchmarks/scattering_speed.py
@@ -44,4 +49,4 @@ estimators: $(BIN)/invscat
 	$(BIN)/invscat fit deblur --sigma 2 -o $(PRETRAINED)/deblur_sigma2.pt
 
 clean:
-	rm -rf $(VENV) results
+	rm -rf $(VENV) results docs/_build docs/generated docs/auto_examples docs/cli.rst

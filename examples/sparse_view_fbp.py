@@ -1,4 +1,5 @@
-"""Sparse-view and limited-angle CT with the FBP, SIRT and CGLS baselines on the Shepp–Logan phantom.
+"""Sparse-view and limited-angle CT with the FBP, SIRT and CGLS baselines on the Shepp–Logan phantom
+=================================================================================================
 
     .venv/bin/python examples/sparse_view_fbp.py [-o results/sparse_view_fbp.png]
 

@@ -1,4 +1,5 @@
-"""Super-resolution x4 of bundled images: the panels of the scattering super-resolution papers.
+"""Super-resolution x4 of bundled images: the panels of the scattering super-resolution papers
+===========================================================================================
 
     .venv/bin/python examples/superres.py [--images camera brick] [--size 128] [-o results/superres.png]
 

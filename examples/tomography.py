@@ -1,4 +1,5 @@
-"""Sparse-view (30 views) and limited-angle (90 views over 120 degrees) CT of bundled images, 128x128.
+"""Sparse-view (30 views) and limited-angle (90 views over 120 degrees) CT of bundled images, 128x128
+==================================================================================================
 
     .venv/bin/python examples/tomography.py [--images shepp_logan camera] [--methods fbp tv scattering]
                                             [-o results/tomography.png]

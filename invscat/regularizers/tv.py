@@ -46,7 +46,7 @@ GRADIENT_NORM = 8 ** 0.5  # ||gradient||_2 <= sqrt(8) in 2-D (Chambolle 2004, Th
 
 
 class TotalVariation(Regularizer):
-    """TV(x) = sum_pixels |grad x|, the Euclidean norm of the gradient (isotropic) or its l1 norm (anisotropic).
+    """``TV(x) = sum_pixels |grad x|``, the Euclidean norm of the gradient (isotropic) or its l1 norm (anisotropic).
 
     In the protocol of :mod:`invscat.regularizers.base` it is a norm of a linear map: ``analysis`` is the
     gradient, its adjoint minus the divergence, and the dual ball that of the pointwise l2 (isotropic) or
@@ -57,7 +57,7 @@ class TotalVariation(Regularizer):
     isotropic : bool
         Isotropic (default) or anisotropic total variation.
     eps : float
-        Smoothing of :meth:`smooth_value`, sqrt(|grad x|^2 + eps^2) - eps, for gradient-based solvers.
+        Smoothing of :meth:`smooth_value`, ``sqrt(|grad x|^2 + eps^2) - eps``, for gradient-based solvers.
     """
 
     name = "tv"
@@ -86,7 +86,7 @@ class TotalVariation(Regularizer):
         return (torch.sqrt(squares + self.eps ** 2) - self.eps).sum()
 
     def project_dual(self, p: torch.Tensor, radius: float) -> torch.Tensor:
-        """Project dual fields p (..., 2, M, N) onto the ball {|p| <= radius} of the dual norm, pointwise."""
+        """Project dual fields p (..., 2, M, N) onto the ball ``{|p| <= radius}`` of the dual norm, pointwise."""
         if not self.isotropic:
             return p.clamp(-radius, radius)
         scale = torch.clamp(_pointwise_norm(p, keepdim=True) / radius, min=1.0)
@@ -108,7 +108,7 @@ class TotalVariation(Regularizer):
 
 
 def _pointwise_norm(g: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
-    """|g| over the two gradient components (axis -3). Without autograd, sqrt of the sum of squares: 30x faster on
+    """``|g|`` over the two gradient components (axis -3). Without autograd, sqrt of the sum of squares: 30x faster on
     CPU than linalg.vector_norm along that strided axis; with it, vector_norm (its gradient at 0 is 0, not NaN)."""
     if g.requires_grad:
         return torch.linalg.vector_norm(g, dim=-3, keepdim=keepdim)

@@ -10,7 +10,7 @@ from invscat.regularizers.base import Regularizer
 
 
 class WaveletL1(Regularizer):
-    """R(x) = sum of |detail coefficients| of an orthogonal 2-D wavelet transform of x.
+    """``R(x) = sum |detail coefficients|`` of an orthogonal 2-D wavelet transform of x.
 
     The transform is ptwt's boundary-orthogonalised matrix DWT, so it is exactly orthogonal on any image
     size and the prox is soft-thresholding of the coefficients. The coarse approximation is not penalised.
