@@ -109,7 +109,7 @@ def end_to_end() -> None:
         _cached_operator.cache_clear()  # operator set-up and norm counted, as in a fresh command
         start = time.perf_counter()
         _, y = task.simulate(truth, 0)
-        result = task.reconstruct(y, "tv")
+        result = task.reconstruct(y, "tv", channel_axis=0 if y.ndim == 3 else None)  # colour as the CLI: auto
         seconds = time.perf_counter() - start
         print(f"| {name} | {result.iterations} | {seconds:.1f} | {target} | {metrics.psnr(result.image, truth):.2f} |")
 

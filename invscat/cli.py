@@ -225,6 +225,16 @@ SEED_OPTION = typer.Option(0, help="Seed of the simulated noise.")
 QUIET_OPTION = typer.Option(False, "--quiet", help="No progress bar or summary.")
 RESCALE_OPTION = typer.Option(False, "--rescale", help="For .png/.jpg output: map the result's [min, max] to "
                               "[0, 1] (8-bit files store [0, 1]; a result far outside it is refused otherwise).")
+class Colour(str, Enum):
+    auto = "auto"
+    vectorial = "vectorial"
+    ycbcr = "ycbcr"
+    channels = "channels"
+
+
+COLOUR_OPTION = typer.Option(Colour.auto, help="Colour images: vectorial (TV coupling the channels), ycbcr (luminance "
+                             "by the method, chroma by the cheap baseline: a third of the work), channels (each on its "
+                             "own); auto: vectorial for tv, channels otherwise (measured: benchmarks/colour.py).")
 KERNEL_OPTION = typer.Option("gaussian", help="Blur before decimation: gaussian (of --sigma), box (area "
                              "averaging), bicubic (antialiased bicubic downscaling, as MATLAB's imresize), or a .npy "
                              "file of a 2-D kernel.")
@@ -243,7 +253,7 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
                  reference: Optional[Path], metrics_json: Optional[Path], figure: Optional[Path], device: "Device",
                  estimator: Optional[Path], iters: Optional[int], lam: Optional[float], quiet: bool,
                  rescale: bool = False, stack=None, stack_options: Optional[dict] = None, layout: str = "invscat",
-                 **recorded) -> None:
+                 colour_mode: str = "auto", **recorded) -> None:
     """What every reconstruction command does: read, (simulate), reconstruct with ``task``, score, write; a stack
     goes slice by slice through the same steps (:func:`_reconstruct_stack`)."""
     from invscat.device import resolve_device
@@ -273,12 +283,15 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
         shape = task.image_shape(data.shape[:2])
         truth = _load_reference(reference, shape + data.shape[2:], allow_rgb=colour)
     run = task.run(data, method, simulate=simulate, seed=seed, lam=lam, iters=iters, estimator=estimator,
-                   device=torch_device, progress=not quiet, channel_axis=channel_axis)
+                   device=torch_device, progress=not quiet, channel_axis=channel_axis,
+                   colour=colour_mode)
     measurement, result, image = run.measurement, run.result, run.result.image
     if simulate:
         truth = run.truth
         if truth.shape[:2] != data.shape[:2] and not quiet:
             typer.echo(f"note: cropped the ground truth to {truth.shape[0]}x{truth.shape[1]} for the forward model")
+    if channel_axis is not None:
+        recorded = {**recorded, "colour": colour_mode}
     metrics = {"task": task.name, "method": method, **recorded, "lam": result.lam, "noise": task.noise,
                "simulated": simulate, **_quality(image, truth), "time_s": result.time_s,
                "iterations": result.iterations, "input": str(input)}
@@ -287,7 +300,8 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
         kind = "sinogram" if task.name == "tomo" else "measurement"
         panels.append((f"{kind} ({measurement.shape[0]}x{measurement.shape[1]})", measurement))
         if task.baseline is not None and task.baseline != method:  # the classical answer, for comparison
-            panels.append((task.baseline, task.reconstruct(measurement, task.baseline, channel_axis=channel_axis).image))
+            panels.append((task.baseline, task.reconstruct(measurement, task.baseline, channel_axis=channel_axis,
+                                                           colour="channels").image))
         panels.append((method, image))
         if truth is not None:
             panels += [("reference", truth), ("error", image - truth)]
@@ -375,6 +389,7 @@ def superres(
     lam: Optional[float] = LAM_OPTION,
     seed: int = SEED_OPTION,
     quiet: bool = QUIET_OPTION,
+    colour: Colour = COLOUR_OPTION,
     rescale: bool = RESCALE_OPTION,
     workers: Optional[int] = WORKERS_OPTION,
     scheduler: Optional[str] = SCHEDULER_OPTION,
@@ -391,8 +406,8 @@ def superres(
     _reconstruct(task, input, output, method, simulate=simulate, colour=True, seed=seed,
                  reference=reference, metrics_json=metrics_json, figure=figure, device=device, estimator=estimator,
                  iters=iters, lam=lam, quiet=quiet, rescale=rescale, stack=open_stack(input, colour=True),
-                 stack_options=dict(workers=workers, scheduler=scheduler, resume=resume), factor=factor,
-                 **task.model())
+                 stack_options=dict(workers=workers, scheduler=scheduler, resume=resume), colour_mode=colour.value,
+                 factor=factor, **task.model())
 
 
 def _blur_kernel(value: str):
@@ -429,6 +444,7 @@ def deblur(
     lam: Optional[float] = LAM_OPTION,
     seed: int = SEED_OPTION,
     quiet: bool = QUIET_OPTION,
+    colour: Colour = COLOUR_OPTION,
     rescale: bool = RESCALE_OPTION,
     workers: Optional[int] = WORKERS_OPTION,
     scheduler: Optional[str] = SCHEDULER_OPTION,
@@ -443,7 +459,8 @@ def deblur(
     _reconstruct(Deblurring(sigma, noise), input, output, method, simulate=simulate, colour=True, seed=seed,
                  reference=reference, metrics_json=metrics_json, figure=figure, device=device, estimator=estimator,
                  iters=iters, lam=lam, quiet=quiet, rescale=rescale, stack=open_stack(input, colour=True),
-                 stack_options=dict(workers=workers, scheduler=scheduler, resume=resume), sigma=sigma)
+                 stack_options=dict(workers=workers, scheduler=scheduler, resume=resume), colour_mode=colour.value,
+                 sigma=sigma)
 
 
 @command

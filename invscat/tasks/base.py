@@ -55,6 +55,11 @@ class Run:
     result: SolverResult
 
 
+# RGB -> (Y, Cb, Cr) of ITU-R BT.601, without the offsets (the models are linear and keep constants)
+YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+COLOUR_MODES = ("auto", "vectorial", "ycbcr", "channels")
+
+
 def noisy(measurements, noise: float, seed: int) -> np.ndarray:
     """Each measurement of a batch with its own seeded Gaussian noise of ``noise`` x its own range."""
     return np.stack([gaussian_noise(m, noise, seed + k) for k, m in enumerate(measurements)])
@@ -189,7 +194,8 @@ class Task(ABC):
 
     def reconstruct(self, y, method: str = "tv", *, lam: float | None = None, iters: int | None = None,
                     estimator=None, reference=None, device=None, progress: bool = False,
-                    channel_axis: int | None = None) -> SolverResult:
+                    channel_axis: int | None = None, colour: str = "auto", _vectorial: bool = False
+                    ) -> SolverResult:
         """Reconstruct the image(s) behind measurement(s) ``y`` with ``method``.
 
         Parameters
@@ -211,8 +217,13 @@ class Task(ABC):
         progress : bool
             Show a progress bar on a terminal.
         channel_axis : int, optional
-            The axis of ``y`` that holds colour channels (each reconstructed independently); the result keeps it
-            in place.
+            The axis of ``y`` that holds RGB colour channels; the result keeps it in place.
+        colour : {'auto', 'vectorial', 'ycbcr', 'channels'}
+            How colour is reconstructed: 'vectorial', TV coupling the channels (one edge set for all three);
+            'ycbcr', luminance by ``method`` and chroma by the task's baseline (bicubic) or Tikhonov, a third of
+            the work; 'channels', each channel on its own. 'auto' (default): vectorial for TV, channels otherwise,
+            as measured on the colour training images (``benchmarks/colour.py``: vectorial TV +0.13 dB over
+            channels in x4 super-resolution with less chroma error, within 0.1 dB in deblurring with the least).
 
         Returns
         -------
@@ -221,9 +232,22 @@ class Task(ABC):
         """
         if channel_axis is not None:
             y = np.moveaxis(np.asarray(y, np.float32), channel_axis, 0)
-            result = self.reconstruct(y, method, lam=lam, iters=iters, estimator=estimator,
-                                      reference=None if reference is None else np.moveaxis(reference, channel_axis, 0),
-                                      device=device, progress=progress)
+            if y.shape[0] != 3:
+                raise ValueError(f"colour images have 3 channels (RGB), got {y.shape[0]}.")
+            reference = None if reference is None else np.moveaxis(reference, channel_axis, 0)
+            options = dict(lam=lam, iters=iters, estimator=estimator, device=device, progress=progress)
+            if colour not in COLOUR_MODES:
+                raise ValueError(f"unknown colour mode {colour!r}; expected one of {', '.join(COLOUR_MODES)}.")
+            if colour == "auto":
+                colour = "vectorial" if method == "tv" else "channels"
+            if colour == "ycbcr":
+                result = self._ycbcr(y, method, **options)
+            else:
+                if colour == "vectorial" and method != "tv":
+                    raise ValueError(f"vectorial colour is a TV coupling the channels; with {method}, use the ycbcr "
+                                     "or channels colour mode.")
+                result = self.reconstruct(y, method, reference=reference, _vectorial=colour == "vectorial",
+                                          **options)
             result.image = np.moveaxis(result.image, 0, channel_axis)
             return result
         if method not in self.methods:
@@ -255,7 +279,7 @@ class Task(ABC):
             if method == "scattering":
                 result = task._scattering(A, yt, estimator, lam, iters, **options)
             else:
-                result = task._variational(A, yt, method, lam, iters, **options)
+                result = task._variational(A, yt, method, lam, iters, vectorial=_vectorial, **options)
             result.image = result.image.cpu().numpy()
         support = task.support(shape)
         if support is not None:
@@ -306,9 +330,26 @@ class Task(ABC):
             raise ValueError(f"the {method} reconstruction diverged (non-finite values); try a smaller --lam.")
         return Run(truth, measurement, result)
 
-    def _variational(self, A, y: torch.Tensor, method: str, lam, iters, **options) -> SolverResult:
+    def _ycbcr(self, rgb: np.ndarray, method: str, **options) -> SolverResult:
+        """Colour by luminance and chroma (ITU-R BT.601): the forward model acts on each channel alike, so the
+        measurement's luminance is the measurement of the image's. Luminance by ``method``, chroma (where the eye
+        is least sharp) by the task's baseline, or Tikhonov."""
+        start = time.perf_counter()
+        planes = np.tensordot(YCBCR, rgb, axes=1)
+        result = self.reconstruct(planes[0], method, **options)
+        cheap = self.baseline or "tikhonov"
+        chroma = self.reconstruct(planes[1:], cheap, device=options.get("device")).image
+        result.image = np.tensordot(np.linalg.inv(YCBCR), np.concatenate([result.image[None], chroma]),
+                                    axes=1).astype(np.float32)
+        result.time_s = time.perf_counter() - start
+        return result
+
+    def _variational(self, A, y: torch.Tensor, method: str, lam, iters, vectorial: bool = False,
+                     **options) -> SolverResult:
         lam = self.relative_lam[method] if lam is None else lam
         solver, regularizer, constrained = VARIATIONAL[method]
+        if vectorial:
+            regularizer = lambda: TotalVariation(vectorial=True)  # noqa: E731
         nonnegative = self.nonnegative and constrained
         tolerance = {"tol": self.tv_tolerance} if method == "tv" else {}
         result = solver(A, y, regularizer(), lam * A.norm() ** 2, iters=iters or DEFAULT_ITERS[method],
