@@ -277,7 +277,9 @@ def test_an_existing_scheduler_and_workers_started_apart(sinograms, tmp_path):
     np.testing.assert_allclose(zarr.open_array(str(tmp_path / "v.zarr"), mode="r")[:], expected, atol=1e-6)
 
 
-def test_fit_across_workers_equals_the_serial_fit(cluster, tmp_path):
+def test_fit_across_workers_equals_the_serial_fit(cluster, tmp_path, one_thread):
+    """The workers run one torch thread each; the serial fit too (thread counts change float sums, and TV stops on a
+    tolerance)."""
     from invscat.estimators.scattering import ScatteringEstimator
     from invscat.tasks.fit import fit_estimator
 
