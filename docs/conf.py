@@ -2,13 +2,14 @@
 Typer app (each command's --help, written to cli.rst at build time), and a gallery of examples/ (sphinx-gallery; run with ``make docs GALLERY=1``)."""
 
 import os
-import sys
 from pathlib import Path
 
 project = "invscat"
 author = "the invscat developers"
 copyright = "2026, the invscat developers"
-from invscat import __version__ as release  # noqa: E402
+from invscat import __version__  # noqa: E402
+
+release = version = __version__
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.mathjax", "numpydoc",
               "sphinx_gallery.gen_gallery"]

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from invscat import data
-from invscat.metrics import psnr
 from invscat.tasks import SuperResolution
 from test_cli import run
 

@@ -3,7 +3,6 @@ bad slice failing alone, a killed worker, and a scheduler and workers started as
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from invscat import data
 from invscat.cli import app
 from invscat.io import load_image
 from invscat.stacks import dask_client, map_slices, open_stack
-from invscat.tasks import SuperResolution, Tomography
+from invscat.tasks import Tomography
 
 runner = CliRunner()
 TASK = Tomography(views=20)
