@@ -271,7 +271,8 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
     if stack is not None:
         return _reconstruct_stack(task, stack, input, output, method, simulate=simulate, seed=seed,
                                   reference=reference, metrics_json=metrics_json, figure=figure, device=device,
-                                  options=dict(lam=lam, iters=iters, estimator=estimator), quiet=quiet,
+                                  options=dict(lam=lam, iters=iters, estimator=estimator, colour=colour_mode),
+                                  quiet=quiet,
                                   rescale=rescale, recorded=recorded, **(stack_options or {}))
     _check_outputs(output, metrics_json, figure, [input, reference, estimator])
     torch_device = resolve_device(device.value)

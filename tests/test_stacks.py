@@ -315,3 +315,22 @@ def test_ctrl_c_stops_the_local_cluster_and_keeps_completed_slices(sinograms, tm
     volume = zarr.open_array(str(tmp_path / "v.zarr"), mode="r")[:]
     done = ~np.isnan(volume[:, 0, 0])
     assert 0 < done.sum() < 16 and np.isfinite(volume[done]).all()
+
+
+def test_a_folder_of_colour_photos(cluster, tmp_path, one_thread):
+    from skimage.io import imsave
+
+    (tmp_path / "photos").mkdir()
+    for k in range(3):
+        grey = data.load_sample(data.TRAINING_IMAGES[k], 32)
+        photo = np.stack([grey, grey[::-1], grey.T], axis=-1)
+        imsave(tmp_path / "photos" / f"p{k}.png", (photo * 255).astype(np.uint8), check_contrast=False)
+    code, out = cli("superres", tmp_path / "photos", "--factor", "2", "--iters", "20", "-o", tmp_path / "x2",
+                    "--rescale", "--scheduler", cluster, "--quiet")
+    assert code == 0, out
+    assert sorted(os.listdir(tmp_path / "x2")) == ["p0.png", "p1.png", "p2.png"]
+    code, out = cli("superres", tmp_path / "photos" / "p1.png", "--factor", "2", "--iters", "20", "-o",
+                    tmp_path / "alone.png", "--rescale", "--quiet")
+    assert code == 0, out
+    np.testing.assert_array_equal(load_image(tmp_path / "x2" / "p1.png"), load_image(tmp_path / "alone.png"))
+    assert load_image(tmp_path / "x2" / "p1.png").shape == (64, 64, 3)

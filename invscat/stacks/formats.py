@@ -110,7 +110,8 @@ class Stack:
         :func:`invscat.io.load_image` scales them."""
         axes = LAYOUTS[self.layout][0]
         if self.kind == "directory":
-            plane = load_image(Path(self.source) / self.names[k], allow_rgb=False)
+            plane = load_image(Path(self.source) / self.names[k], allow_rgb=len(self.shape) == 4)
+            return plane.T if axes.replace("s", "") != "vd" else plane
         else:
             stored = self.source if self.kind == "memory" else _open_file(str(self.source), self.kind,
                                                                            _stamp(Path(self.source)))
@@ -152,7 +153,7 @@ def open_stack(path_or_array, layout: str = "invscat", colour: bool = False) -> 
         return Stack(array, "memory", tuple(canonical(np.empty(array.shape, bool), layout).shape), layout)
     path = Path(path_or_array)
     if path.is_dir() and path.suffix.lower() != ZARR_SUFFIX:
-        return _open_directory(path, layout)
+        return _open_directory(path, layout, colour)
     if path.suffix.lower() == ZARR_SUFFIX:
         if not path.exists():
             raise InvscatError(f"{path}: no such zarr array.")
@@ -192,12 +193,14 @@ def _file_stack(path: Path, kind: str, shape, dtype, layout: str, scale) -> Stac
     return Stack(str(path), kind, tuple(int(s) for s in shape), layout, integer_scale=scale)
 
 
-def _open_directory(path: Path, layout: str) -> Stack:
+def _open_directory(path: Path, layout: str, colour: bool = False) -> Stack:
+    """A directory of 2-D images (with ``colour``, of colour images too: then every slice is (M, N, 3), as the
+    first)."""
     names = tuple(sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
                          and not p.name.startswith(".")))
     if not names:
         raise InvscatError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in the directory.")
-    first = load_image(path / names[0], allow_rgb=False)
+    first = load_image(path / names[0], allow_rgb=colour)
     if LAYOUTS[layout][1] == "dv":
         first = first.T
     return Stack(str(path), "directory", (len(names), *first.shape), layout, names)
@@ -241,7 +244,8 @@ class SliceStore:
         """The slices already written."""
         if self.kind == "zarr":
             import zarr
-            corner = zarr.open_array(self.path, mode="r")[:, 0, 0]  # unwritten chunks read as the NaN fill value
+            stored = zarr.open_array(self.path, mode="r")
+            corner = stored[(slice(None),) + (0,) * (stored.ndim - 1)]  # unwritten chunks read as the NaN fill
             return set(np.flatnonzero(~np.isnan(corner)).tolist())
         return {k for k in range(count) if (Path(self.path) / self.names[k]).is_file()}
 
@@ -332,5 +336,5 @@ class StackOutput:
             else:
                 import tifffile
                 tifffile.imwrite(tmp, slices, shape=(self.count, *self.slice_shape), dtype=np.float32,
-                                 photometric="minisblack")
+                                 photometric="rgb" if len(self.slice_shape) == 3 else "minisblack")
         shutil.rmtree(folder)

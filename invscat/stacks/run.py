@@ -37,7 +37,9 @@ class SliceJob:
             import torch
             if torch.get_num_threads() != self.threads:
                 torch.set_num_threads(self.threads)
-        return self.task.run(data, self.method, simulate=self.simulate, seed=self.seed, **dict(self.options))
+        channel_axis = -1 if data.ndim == 3 else None  # a colour slice
+        return self.task.run(data, self.method, simulate=self.simulate, seed=self.seed, channel_axis=channel_axis,
+                             **dict(self.options))
 
 
 def solve_slice(job: SliceJob, stack: Stack, store, k: int, data: np.ndarray | None = None) -> dict:
@@ -210,9 +212,10 @@ def _solve_block(block: np.ndarray, job: SliceJob) -> np.ndarray:
 def output_slice_shape(task: Task, slice_shape, simulate: bool) -> tuple[int, int]:
     """The shape of a reconstructed slice: the cropped ground truth's when simulating, else the image shape the
     task's model gives the measurement."""
+    colour = tuple(slice_shape[2:])  # (3,) for colour slices (M, N, 3)
     if simulate:
-        return tuple(task.prepare_truth(np.zeros(slice_shape, np.float32)).shape)
-    return tuple(task.image_shape(slice_shape))
+        return tuple(task.prepare_truth(np.zeros(slice_shape[:2], np.float32)).shape) + colour
+    return tuple(task.image_shape(slice_shape[:2])) + colour
 
 
 def print_progress(total_label: str = "slices"):
