@@ -127,6 +127,7 @@ def test_cli_bad_coefficient_files(tmp_path):
     assert "no such file" in result.stderr
 
 
+@pytest.mark.slow  # about 18 s on 2 cores: make test-slow (the moment-matching test below stays in make test)
 def test_synthesised_gaussian_field_has_the_power_of_every_octave_within_20_percent():
     # with 2^J = N the coarsest wavelet reaches the lowest octave (benchmarks/synthesis_quality.py, 64x64 J=6)
     import sys
