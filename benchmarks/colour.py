@@ -5,7 +5,7 @@ colour photos among ``data.TRAINING_IMAGES`` (256x256 centre crops): mean PSNR o
 planes (Cb, Cr: where coloured blotches show) and the time. The default of ``Task.reconstruct(colour=...)`` is chosen
 from this table (never from the test images).
 
-    python benchmarks/colour.py [--images astronaut coffee chelsea rocket retina]
+    python benchmarks/colour.py [--images astronaut coffee chelsea rocket retina] [--methods tv scattering]
 """
 
 from __future__ import annotations
@@ -43,23 +43,25 @@ def chroma_psnr(image, truth) -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", nargs="+", default=list(COLOUR_TRAINING))
+    parser.add_argument("--methods", nargs="+", default=["tv"])
     args = parser.parse_args()
     assert not set(args.images) & set(data.TEST_IMAGES), "tune on the training images only"
-    print("| task | colour | mean PSNR (dB) | chroma PSNR (dB) | time (s) |")
-    print("|---|---|---|---|---|")
-    for name, task in (("super-resolution x4", SuperResolution(4)), ("deblurring sigma 2", Deblurring(2.0))):
-        for colour in (mode for mode in COLOUR_MODES if mode != "auto"):
+    print("| task | method | colour | mean PSNR (dB) | chroma PSNR (dB) | time (s) |")
+    print("|---|---|---|---|---|---|")
+    tasks = (("super-resolution x4", SuperResolution(4)), ("deblurring sigma 2", Deblurring(2.0)))
+    for (name, task), method in ((t, m) for m in args.methods for t in tasks):
+        for colour in (mode for mode in COLOUR_MODES if mode != "auto" and (mode != "vectorial" or method == "tv")):
             scores, chroma, seconds = [], [], []
             for k, image_name in enumerate(args.images):
                 truth = colour_photo(image_name)
                 _, y = task.simulate(np.moveaxis(truth, -1, 0), seed=k)
                 start = time.perf_counter()
-                image = task.reconstruct(np.moveaxis(y, 0, -1), "tv", channel_axis=-1, colour=colour).image
+                image = task.reconstruct(np.moveaxis(y, 0, -1), method, channel_axis=-1, colour=colour).image
                 seconds.append(time.perf_counter() - start)
                 scores.append(metrics.psnr(image, truth))
                 chroma.append(chroma_psnr(image, truth))
-            print(f"| {name} | {colour} | {np.mean(scores):.2f} | {np.mean(chroma):.2f} | {np.mean(seconds):.1f} |",
-                  flush=True)
+            print(f"| {name} | {method} | {colour} | {np.mean(scores):.2f} | {np.mean(chroma):.2f} | "
+                  f"{np.mean(seconds):.1f} |", flush=True)
 
 
 if __name__ == "__main__":
