@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 
 from invscat.io import InvscatError
 
@@ -62,10 +63,13 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
     workers = local_cores() if workers is None else workers
     if workers < 1:
         raise InvscatError(f"the number of workers must be >= 1, got {workers}.")
-    # the logs stay quiet (a stopped run is said by the command in one sentence), no dashboards
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           worker_dashboard_address=None, silence_logs=logging.CRITICAL,
-                           preload=["invscat.stacks.worker"])
+    # the logs stay quiet (a stopped run is said by the command in one sentence), no dashboards; the scheduler's
+    # HTTP server warns when its usual port is taken by another cluster, which is no concern of the run
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               worker_dashboard_address=None, silence_logs=logging.CRITICAL,
+                               preload=["invscat.stacks.worker"])
     try:
         with Client(cluster) as client:
             yield client, torch_threads(workers)
