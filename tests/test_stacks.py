@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -231,14 +230,20 @@ def test_a_killed_worker_loses_no_slice(sinograms, tmp_path):
     _, stack = sinograms
     stack = np.concatenate([stack, stack])  # 8 slices
     job = SliceJob(TASK, "tv", (("iters", 1500),), threads=1)
+    killed = []
+
+    def kill_after_the_first_slice(done, total):  # mid-run: seven slices are still to come
+        if not killed:
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(done)
+
     with dask_client(workers=2) as (client, _):
         pids = list(client.run(os.getpid).values())
         output = StackOutput(tmp_path / "v.zarr", len(stack), (32, 32))
-        killer = threading.Timer(1.0, os.kill, (pids[0], signal.SIGKILL))
-        killer.start()
-        report = run_stack(job, open_stack(stack), output, client)
-        killer.join()
-        assert pids[0] not in client.run(os.getpid).values(), "the worker was killed during the run"
+        report = run_stack(job, open_stack(stack), output, client, progress=kill_after_the_first_slice)
+    assert killed == [1]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)
     assert not report.failed and len(report.rows) == 8
     volume = zarr.open_array(str(tmp_path / "v.zarr"), mode="r")[:]
     np.testing.assert_allclose(volume[:4], volume[4:], atol=1e-5)
