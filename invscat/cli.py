@@ -573,6 +573,11 @@ class TaskKind(str, Enum):
     deblur = "deblur"
 
 
+class EstimatorKind(str, Enum):
+    ridge = "ridge"
+    convolutional = "convolutional"
+
+
 @command
 def fit(
     task: TaskKind = typer.Argument(..., help="superres, tomo or deblur."),
@@ -591,7 +596,12 @@ def fit(
     images: str = typer.Option("builtin", help="'builtin' (the bundled training images) or a directory of images."),
     count: int = typer.Option(192, help="Number of training crops (tomo adds count/4 random phantoms)."),
     J: int = typer.Option(2, "--J", help="Scattering scales of the estimator."),
-    radius: int = typer.Option(1, help="Neighbourhood radius, in scattering positions."),
+    radius: int = typer.Option(1, help="ridge: neighbourhood radius, in scattering positions."),
+    kind: EstimatorKind = typer.Option(EstimatorKind.ridge, "--kind", help="ridge (the papers' linear estimator, "
+                                       "in seconds) or convolutional (a residual CNN trained for --epochs)."),
+    synthetic: int = typer.Option(0, help="Procedural images added to the crops (ellipses, polygons, textured "
+                                  "dead leaves, head-like phantoms, stationary textures)."),
+    epochs: int = typer.Option(30, help="convolutional: training epochs."),
     seed: int = typer.Option(0, help="Seed of the crops, the noise and the validation split."),
     quiet: bool = QUIET_OPTION,
     workers: Optional[int] = typer.Option(None, "--workers", help="Spread the training reconstructions over a "
@@ -611,9 +621,9 @@ def fit(
     if output.suffix != ".pt":
         raise InvscatError(f"{output}: the estimator file must end in .pt.")
     check_outputs([output])
-    if count < 2 or size < 2 ** (J + 2) or J < 1 or radius < 0:
-        raise InvscatError(f"impossible parameters: need --count >= 2, --J >= 1, --radius >= 0 and --size >= "
-                           f"{2 ** (J + 2)} for J={J}.")
+    if count < 2 or size < 2 ** (J + 2) or J < 1 or radius < 0 or synthetic < 0 or epochs < 1:
+        raise InvscatError(f"impossible parameters: need --count >= 2, --J >= 1, --radius >= 0, --synthetic >= 0, "
+                           f"--epochs >= 1 and --size >= {2 ** (J + 2)} for J={J}.")
     _check_noise(noise)
     if kernel != "gaussian" and task is not TaskKind.superres:
         raise InvscatError("--kernel is the super-resolution model's blur; deblur's is a Gaussian of --sigma.")
@@ -622,7 +632,7 @@ def fit(
                 "deblur": lambda: Deblurring(2.0 if sigma is None else sigma, noise)}
     spec = builders[task.value]()
     start = time.perf_counter()
-    options = dict(size=size, J=J, radius=radius, seed=seed)
+    options = dict(size=size, J=J, radius=radius, seed=seed, kind=kind.value, synthetic=synthetic, epochs=epochs)
     with contextlib.ExitStack() as stack:
         if workers is not None or scheduler is not None:
             from invscat.stacks import dask_client
@@ -635,14 +645,18 @@ def fit(
 
             with Progress(transient=True) as bar:
                 job = bar.add_task("fitting (TV reconstructions)", total=count)
-                estimator = fit_estimator(spec, images, count, **options,
-                                          progress=lambda done, total: bar.update(job, completed=done, total=total))
+
+                def report(done, total, stage):
+                    bar.update(job, completed=done, total=total, description=f"fitting ({stage})")
+
+                estimator = fit_estimator(spec, images, count, **options, progress=report)
     estimator.save(output)
     if not quiet:
         errors = estimator.validation_error
-        typer.echo(f"wrote {output}: ridge {estimator.ridge:g}; validation error of the scattering "
-                   f"{errors['identity']:.4f} (TV) -> {errors[estimator.ridge]:.4f} (estimated), "
-                   f"{time.perf_counter() - start:.1f} s")
+        what, error = ((f"ridge {estimator.ridge:g}", errors[estimator.ridge]) if kind is EstimatorKind.ridge
+                       else ("convolutional", errors["network"]))
+        typer.echo(f"wrote {output}: {what}; validation error of the scattering {errors['identity']:.4f} (TV) -> "
+                   f"{error:.4f} (estimated), {time.perf_counter() - start:.1f} s")
 
 
 class Method(str, Enum):

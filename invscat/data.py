@@ -60,6 +60,85 @@ def random_polygons(size: int = 128, count: int = 6, seed: int = 0) -> np.ndarra
     return _normalise(image)
 
 
+def _disc_texture(rng, size: int) -> np.ndarray:
+    """A random texture for a dead leaf: flat, an oriented sinusoid, or smoothed noise (zero mean, unit range)."""
+    kind = rng.integers(3)
+    if kind == 0:
+        return np.zeros((size, size))
+    if kind == 1:
+        rows, cols = np.mgrid[:size, :size]
+        angle, period = rng.uniform(0, np.pi), rng.uniform(2.5, 12.0)
+        return 0.5 * np.sin(2 * np.pi * (rows * np.cos(angle) + cols * np.sin(angle)) / period + rng.uniform(0, 6.3))
+    from scipy.ndimage import gaussian_filter
+
+    noise = gaussian_filter(rng.standard_normal((size, size)), rng.uniform(0.5, 2.5))
+    return 0.5 * noise / (np.abs(noise).max() + 1e-12)
+
+
+def dead_leaves(size: int = 128, seed: int = 0, textured: bool = True) -> np.ndarray:
+    """A dead-leaves image: occluding discs with radii of density r^-3 (scale invariant, as natural images' edges;
+    Lee, Mumford & Huang 2001), each flat or, with ``textured``, carrying a sinusoid or smoothed-noise texture."""
+    size = check_count("image size", size)
+    rng = np.random.default_rng(seed)
+    image, covered = np.zeros((size, size)), np.zeros((size, size), bool)
+    r_min, r_max = max(size / 64, 1.5), size / 3
+    textures = [_disc_texture(rng, size) for _ in range(4)] if textured else [np.zeros((size, size))]
+    for _ in range(4000):
+        if covered.all():
+            break
+        u = rng.random()  # inverse CDF of p(r) ~ r^-3 on [r_min, r_max]
+        radius = (r_min ** -2 - u * (r_min ** -2 - r_max ** -2)) ** -0.5
+        rr, cc = draw.disk(rng.uniform(0, size, 2), radius, shape=(size, size))
+        keep = ~covered[rr, cc]
+        rr, cc = rr[keep], cc[keep]
+        texture = textures[rng.integers(len(textures))] * rng.uniform(0, 0.6)
+        image[rr, cc] = rng.uniform(0, 1) + texture[rr, cc]
+        covered[rr, cc] = True
+    return _normalise(image)
+
+
+def random_head(size: int = 128, seed: int = 0) -> np.ndarray:
+    """A head-like phantom: a bright elliptical skull ring around soft tissue, with random interior ellipses, thin
+    rings and small bright or dark details (Shepp–Logan-like, randomised)."""
+    size = check_count("image size", size)
+    rng = np.random.default_rng(seed)
+    image = np.zeros((size, size))
+    centre = size / 2 + rng.uniform(-0.05, 0.05, 2) * size
+    a, b = rng.uniform(0.36, 0.47, 2) * size
+    tilt = rng.uniform(-0.3, 0.3)
+    thickness = rng.uniform(0.02, 0.06) * size
+    for scale, value in ((1.0, 1.0), (1 - thickness / min(a, b), -1.0 + rng.uniform(0.1, 0.35))):
+        rr, cc = draw.ellipse(*centre, a * scale, b * scale, (size, size), rotation=tilt)
+        image[rr, cc] += value
+    for _ in range(rng.integers(4, 12)):
+        offset = rng.uniform(-0.55, 0.55, 2) * np.array([a, b])
+        axes = rng.uniform(0.02, 0.3, 2) * min(a, b)
+        rr, cc = draw.ellipse(*(centre + offset), *axes, (size, size), rotation=rng.uniform(0, np.pi))
+        image[rr, cc] += rng.uniform(-0.15, 0.25)
+        if rng.random() < 0.3:  # a thin ring inside the ellipse
+            rr, cc = draw.ellipse(*(centre + offset), *(axes * 0.8), (size, size), rotation=rng.uniform(0, np.pi))
+            image[rr, cc] -= rng.uniform(-0.1, 0.1)
+    return _normalise(np.clip(image, 0, None))
+
+
+def random_texture(size: int = 128, seed: int = 0) -> np.ndarray:
+    """A stationary Gaussian texture: white noise filtered by a random oriented band-pass spectrum."""
+    size = check_count("image size", size)
+    rng = np.random.default_rng(seed)
+    fy, fx = np.meshgrid(np.fft.fftfreq(size), np.fft.fftfreq(size), indexing="ij")
+    radius, angle = np.hypot(fy, fx), np.arctan2(fy, fx)
+    centre, width = rng.uniform(0.03, 0.3), rng.uniform(0.02, 0.12)
+    orientation, spread = rng.uniform(0, np.pi), rng.uniform(0.2, 3.0)
+    spectrum = np.exp(-((radius - centre) / width) ** 2 / 2) * np.exp(np.cos(2 * (angle - orientation)) * spread)
+    spectrum += 0.3 * np.exp(-(radius / 0.02) ** 2)
+    field = np.fft.ifft2(np.fft.fft2(rng.standard_normal((size, size))) * np.sqrt(spectrum)).real
+    return _normalise(field)
+
+
+GENERATORS = {"ellipses": random_ellipses, "polygons": random_polygons, "dead_leaves": dead_leaves,
+              "head": random_head, "texture": random_texture}
+
+
 def load_sample(name: str, size: int | None = 256) -> np.ndarray:
     """A bundled (``data/*.png``) or offline scikit-image image as grayscale float32 in [0, 1].
 

@@ -21,9 +21,14 @@ def available() -> list[str]:
 
 
 def load(task) -> ScatteringEstimator:
-    """The shipped estimator for ``task``; a ``ValueError`` saying how to fit one if there is none."""
+    """The shipped estimator for ``task``: the one fitted for its exact setting, else the one fitted across its
+    family (:meth:`~invscat.tasks.base.Task.family_metadata`); a ``ValueError`` saying how to fit one if there is
+    neither."""
     path = DIRECTORY / filename(task)
-    if not path.is_file():
-        raise ValueError(f"no scattering estimator ships for this setting ({path.stem}); fit one with "
-                         f"`invscat fit {task.fit_options()} -o estimator.pt` and pass --estimator estimator.pt.")
-    return ScatteringEstimator.load(path, **task.metadata())
+    if path.is_file():
+        return ScatteringEstimator.load(path, **task.metadata())
+    family = task.family_filename()
+    if family is not None and (DIRECTORY / family).is_file():
+        return ScatteringEstimator.load(DIRECTORY / family, **task.family_metadata())
+    raise ValueError(f"no scattering estimator ships for this setting ({path.stem}); fit one with "
+                     f"`invscat fit {task.fit_options()} -o estimator.pt` and pass --estimator estimator.pt.")

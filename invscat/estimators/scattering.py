@@ -230,7 +230,8 @@ class ScatteringEstimator:
 
     @classmethod
     def load(cls, path, **expected) -> "ScatteringEstimator":
-        """Load an estimator saved by :meth:`save`.
+        """Load an estimator saved by :meth:`save`: a ridge, or a
+        :class:`~invscat.estimators.convolutional.ConvolutionalEstimator`.
 
         Parameters
         ----------
@@ -246,6 +247,12 @@ class ScatteringEstimator:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception:
             raise ValueError(f"{path}: not an invscat estimator file (it could not be read).") from None
+        if isinstance(state, dict) and state.get("format") == "invscat.ConvolutionalEstimator":
+            from invscat.estimators.convolutional import ConvolutionalEstimator
+
+            estimator = ConvolutionalEstimator.from_state(path, state)
+            estimator.check(str(path), **expected)
+            return estimator
         if not isinstance(state, dict) or state.get("format") != "invscat.ScatteringEstimator":
             raise ValueError(f"{path}: not an invscat scattering estimator.")
         if state.get("version") != FORMAT_VERSION:

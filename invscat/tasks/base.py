@@ -172,18 +172,30 @@ class Task(ABC):
                  for key, value in self.metadata().items() if key != "task"]
         return "_".join([self.name, *parts]) + ".pt"
 
+    def family_metadata(self) -> dict | None:
+        """What an estimator fitted across a family of settings (CT: any number of views, arc and image size)
+        must match to serve this task, or None when the task has no such family."""
+        return None
+
+    def family_filename(self) -> str | None:
+        """Name of the shipped file of the family estimator (used when no estimator ships for the exact setting)."""
+        family = self.family_metadata()
+        return None if family is None else "_".join(str(v) for v in family.values()) + "_any.pt"
+
     def load_estimator(self, estimator=None):
         """The scattering estimator for this task: ``estimator`` (an object or a path) checked against
-        :meth:`metadata`, or the shipped one."""
+        :meth:`metadata` (against :meth:`family_metadata` if it was fitted across a family), or the shipped one."""
         from invscat.estimators import pretrained
         from invscat.estimators.scattering import ScatteringEstimator
 
         if estimator is None:
             return pretrained.load(self)
-        if isinstance(estimator, ScatteringEstimator):
-            estimator.check(strict=False, **self.metadata())
-            return estimator
-        return ScatteringEstimator.load(estimator, **self.metadata())
+        given = isinstance(estimator, ScatteringEstimator)
+        name = "the estimator" if given else str(estimator)
+        estimator = estimator if given else ScatteringEstimator.load(estimator)
+        expected = self.family_metadata() if estimator.metadata.get("family") else None
+        estimator.check(name, strict=not given, **(expected or self.metadata()))
+        return estimator
 
     def scattering_weights(self, estimator) -> tuple[float, float]:
         """(lam, mu) of the scattering method relative to ||A||^2: the weights tuned for the estimator and saved

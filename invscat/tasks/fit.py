@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from invscat import data
+from invscat.estimators.convolutional import ConvolutionalEstimator
 from invscat.estimators.scattering import ScatteringEstimator
 from invscat.noise import check_seed
 from invscat.io import IMAGE_SUFFIXES, InvscatError, load_image
@@ -25,21 +26,29 @@ BUILTIN = "builtin"
 
 
 def training_images(source: str | Path = BUILTIN, size: int = 128, count: int = 192, phantoms: int = 0,
-                    seed: int = 0) -> np.ndarray:
-    """``count`` random square crops (random quarter turns and flips) of training images, plus phantoms.
+                    seed: int = 0, synthetic: int = 0, scales: tuple[int, ...] = (384,)) -> np.ndarray:
+    """``count`` random square crops (random quarter turns and flips) of training images, plus phantoms and
+    procedural images.
 
     Parameters
     ----------
     source : 'builtin' or path
-        'builtin': :data:`invscat.data.TRAINING_IMAGES` (disjoint from the test images) at 384x384; or a directory
-        of images (.png, .jpg, .tif, .npy; colour is converted to grey, each image scaled to [0, 1]).
+        'builtin': :data:`invscat.data.TRAINING_IMAGES` (disjoint from the test images), resized to each side of
+        ``scales``; or a directory of images (.png, .jpg, .tif, .npy; colour is converted to grey, each image
+        scaled to [0, 1]).
     size, count, seed
         Crop side, number of crops, seed of the crop positions.
     phantoms : int
         Random ellipse / polygon phantoms added (for CT).
+    synthetic : int
+        Procedural images added, in turn from :data:`invscat.data.GENERATORS` (ellipses, polygons, dead leaves
+        with textured leaves, head-like phantoms, stationary textures), with seeds from 20000 (the test phantoms
+        use 1000 and 1001).
+    scales : tuple of int
+        Sides the builtin images are resized to before cropping (several: crops at several scales).
     """
     if source == BUILTIN:
-        pool = [data.load_sample(name, max(384, size)) for name in data.TRAINING_IMAGES]
+        pool = [data.load_sample(name, max(side, size)) for side in scales for name in data.TRAINING_IMAGES]
     else:
         folder = Path(source)
         if not folder.is_dir():
@@ -60,6 +69,9 @@ def training_images(source: str | Path = BUILTIN, size: int = 128, count: int = 
         crops.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
     for k in range(phantoms):
         crops.append((data.random_ellipses if k % 2 == 0 else data.random_polygons)(size, seed=100 + k))
+    generators = list(data.GENERATORS.values())
+    for k in range(synthetic):
+        crops.append(generators[k % len(generators)](size, seed=20000 + seed * 100003 + k))
     return np.ascontiguousarray(np.stack(crops), dtype=np.float32)
 
 
@@ -70,9 +82,12 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 
 def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *, size: int | None = None, J: int = 2,
-                  radius: int = 1, batch: int = 16, seed: int = 0,
-                  progress: Callable[[int, int], None] | None = None, client=None) -> ScatteringEstimator:
-    """Fit a :class:`ScatteringEstimator` for ``task`` on crops of ``images``.
+                  radius: int = 1, batch: int = 16, seed: int = 0, kind: str = "ridge", synthetic: int = 0,
+                  epochs: int = 30, width: int = 64, depth: int = 5,
+                  progress: Callable[..., None] | None = None, client=None) -> ScatteringEstimator:
+    """Fit a scattering estimator for ``task`` on crops of ``images``: the ridge
+    (:class:`~invscat.estimators.ScatteringEstimator`) or a
+    :class:`~invscat.estimators.ConvolutionalEstimator`.
 
     Parameters
     ----------
@@ -85,45 +100,70 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
         Side of the crops (default: the task's ``training_size``); the task's operator must accept it (a multiple
         of a super-resolution factor).
     J, radius : int
-        Scattering scales and neighbourhood radius of the estimator.
+        Scattering scales and (ridge) neighbourhood radius of the estimator.
     batch : int
-        Pairs per batch of first reconstructions and normal equations.
+        Pairs per batch of first reconstructions (and normal equations).
     seed : int
         Seed of the crops, the noise and the validation split.
+    kind : {'ridge', 'convolutional'}
+        The estimator.
+    synthetic : int
+        Procedural training images added to the crops (:func:`training_images`).
+    epochs, width, depth : int
+        Training of the convolutional estimator (:meth:`ConvolutionalEstimator.fit`).
     progress : callable, optional
-        Called as ``progress(done, total)`` after every batch.
+        Called as ``progress(done, total, stage)`` after every batch of reconstructions (stage
+        'reconstructions') and every training epoch ('epochs').
     client : dask.distributed.Client, optional
         Spread the batches (simulated measurements, first reconstructions, normal-equation sums) over its workers;
-        the sums are added in batch order, so the estimator is the serial one (to float rounding).
+        they are combined in batch order, so the estimator is the serial one (to float rounding).
     """
+    if kind not in ("ridge", "convolutional"):
+        raise ValueError(f"unknown estimator kind {kind!r}; expected ridge or convolutional.")
     count = check_count("number of training crops", count, 2)
     check_seed(seed)
     size = task.training_size if size is None else check_count("training crop size", size, 2 ** (J + 2))
     task.operator((size, size))  # refuses a crop size the forward model cannot take, before any work
-    truth = training_images(images, size, count, int(count * task.training_phantoms), seed)
-    settings = dict(J=J, radius=radius, metadata={**task.metadata(), "noise": float(task.noise)})
+    truth = training_images(images, size, count, int(count * task.training_phantoms), seed, synthetic=synthetic)
+    metadata = {**task.metadata(), "noise": float(task.noise)}
     held = np.random.default_rng(seed).random(len(truth)) < 0.2
     held[0] = False
     starts = range(0, len(truth), batch)
-    jobs = [(task, settings, truth[start:start + batch], held[start:start + batch], seed + 1000 + start)
-            for start in starts]
-    estimator = ScatteringEstimator(**settings)
-    if client is None:
-        parts = (batch_sums(*job) for job in jobs)
+    if kind == "ridge":
+        settings = dict(J=J, radius=radius, metadata=metadata)
+        jobs = [(batch_sums, task, settings, truth[start:start + batch], held[start:start + batch],
+                 seed + 1000 + start) for start in starts]
     else:
-        futures = [client.submit(batch_sums, *job, pure=False) for job in jobs]
-        parts = (future.result() for future in futures)  # in batch order: the same sums as the serial loop
+        jobs = [(first_reconstructions, task, truth[start:start + batch], seed + 1000 + start) for start in starts]
+    if client is None:
+        parts = (job[0](*job[1:]) for job in jobs)
+    else:
+        futures = [client.submit(*job, pure=False) for job in jobs]
+        parts = (future.result() for future in futures)  # in batch order: the same result as the serial loop
+    results = []
     for start, part in zip(starts, parts):
-        estimator.add_sums(part)
+        results.append(part)
         if progress is not None:
-            progress(min(start + batch, len(truth)), len(truth))
-    return estimator.fit()
+            progress(min(start + batch, len(truth)), len(truth), "reconstructions")
+    if kind == "ridge":
+        estimator = ScatteringEstimator(**settings)
+        for part in results:
+            estimator.add_sums(part)
+        return estimator.fit()
+    estimator = ConvolutionalEstimator(J=J, width=width, depth=depth, metadata=metadata)
+    report = None if progress is None else lambda row: progress(row["epoch"], epochs, "epochs")
+    return estimator.fit(np.concatenate(results), truth, epochs=epochs, seed=seed, progress=report)
+
+
+def first_reconstructions(task: Task, truth: np.ndarray, seed: int) -> np.ndarray:
+    """One batch of training pairs' first reconstructions: simulated with ``seed``, reconstructed by TV."""
+    return task.first_reconstruction(task.measure(truth, seed))
 
 
 def batch_sums(task: Task, settings: dict, truth: np.ndarray, held: np.ndarray, seed: int) -> dict:
     """One batch of training pairs: simulate, reconstruct by TV, and return the estimator's normal-equation sums
     (:meth:`ScatteringEstimator.add_sums` adds them)."""
-    first = task.first_reconstruction(task.measure(truth, seed))
+    first = first_reconstructions(task, truth, seed)
     part = ScatteringEstimator(**settings)
     for split, mask in (("train", ~held), ("validation", held)):
         if mask.any():

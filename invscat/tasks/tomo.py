@@ -189,6 +189,9 @@ class Tomography(Task):
             meta["angles"] = [round(a, 6) for a in self.angles]
         return meta
 
+    def family_metadata(self):
+        return {"task": self.name, "geometry": self.geometry}
+
     def estimator_filename(self):
         meta = self.metadata()
         return (f"tomo_{meta['geometry']}_{meta['views']}views_{meta['arc']:g}deg_{meta['size']}px_"

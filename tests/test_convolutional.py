@@ -1,0 +1,106 @@
+"""The convolutional scattering estimator: training, persistence, family estimators, the procedural training
+images and `invscat fit --kind convolutional`."""
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from invscat import data
+from invscat.cli import app
+from invscat.estimators import ConvolutionalEstimator, ScatteringEstimator
+from invscat.tasks import SuperResolution, Tomography
+
+
+def blurred_pairs(count=40, size=32, seed=0):
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    truth = np.stack([data.dead_leaves(size, seed=int(s)) for s in rng.integers(0, 10 ** 6, count)])
+    return np.stack([gaussian_filter(x, 1.5) for x in truth]).astype(np.float32), truth
+
+
+def test_training_beats_the_first_reconstructions_own_scattering():
+    """A blur changes the scattering predictably: the trained network must predict the sharp images' scattering
+    better than the blurred images' own, on held-out pairs, in the regulariser's metric."""
+    first, truth = blurred_pairs()
+    estimator = ConvolutionalEstimator(J=2, L=4, width=16, depth=3).fit(first, truth, epochs=15, validation=0.2)
+    errors = estimator.validation_error
+    assert errors["network"] < 0.7 * errors["identity"]
+    assert len(estimator.history) == 15 and all("validation" in row for row in estimator.history)
+
+
+def test_untrained_network_predicts_the_first_scattering_and_any_size_works():
+    first, truth = blurred_pairs(count=4)
+    estimator = ConvolutionalEstimator(J=2, L=4, width=8, depth=2).fit(first, truth, epochs=1, learning_rate=0.0)
+    torch.testing.assert_close(estimator.predict(first[:2]), estimator.scatter(first[:2]).float(),
+                               rtol=1e-5, atol=1e-6)
+    odd = np.random.default_rng(0).random((1, 37, 50)).astype(np.float32)  # sides not multiples of 2^J
+    assert tuple(estimator.predict(odd).shape) == tuple(estimator.scatter(odd).shape)
+
+
+def test_save_load_round_trip_and_malformed_files(tmp_path):
+    first, truth = blurred_pairs(count=8)
+    estimator = ConvolutionalEstimator(J=2, L=4, width=8, depth=2, metadata={"task": "tomo", "views": 30})
+    estimator.fit(first, truth, epochs=2)
+    estimator.lam = 3e-4
+    path = tmp_path / "cnn.pt"
+    estimator.save(path)
+    loaded = ScatteringEstimator.load(path, task="tomo", views=30)
+    assert isinstance(loaded, ConvolutionalEstimator) and loaded.lam == 3e-4
+    torch.testing.assert_close(loaded.predict(first[:2]), estimator.predict(first[:2]))
+    with pytest.raises(ValueError, match="views=30, not views=60"):
+        ScatteringEstimator.load(path, views=60)
+    state = torch.load(path, weights_only=True)
+    state["input_scale"] = -state["input_scale"]
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="bad.pt: a malformed convolutional estimator file"):
+        ScatteringEstimator.load(tmp_path / "bad.pt")
+    del state["weights"]
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="malformed convolutional estimator file"):
+        ScatteringEstimator.load(tmp_path / "bad.pt")
+
+
+def test_a_family_estimator_serves_any_geometry_of_its_family(tmp_path):
+    first, truth = blurred_pairs(count=4)
+    estimator = ConvolutionalEstimator(J=2, L=4, width=8, depth=2,
+                                       metadata={"task": "tomo", "geometry": "parallel", "family": True})
+    estimator.fit(first, truth, epochs=1)
+    estimator.save(tmp_path / "family.pt")
+    for task in (Tomography(views=45), Tomography(views=60, arc=150, size=256)):
+        assert task.load_estimator(tmp_path / "family.pt").metadata["family"]
+    with pytest.raises(ValueError, match="geometry='parallel', not geometry='fan'"):
+        Tomography(views=45, geometry="fan").load_estimator(tmp_path / "family.pt")
+    with pytest.raises(ValueError, match="task='tomo', not task='superres'"):
+        SuperResolution(4).load_estimator(tmp_path / "family.pt")
+
+
+@pytest.mark.parametrize("name", sorted(data.GENERATORS))
+def test_procedural_training_images_are_seeded_and_in_range(name):
+    make = data.GENERATORS[name]
+    image = make(48, seed=20001)
+    assert image.shape == (48, 48) and image.dtype == np.float32
+    assert image.min() == 0 and image.max() == 1 and image.std() > 0.05
+    np.testing.assert_array_equal(image, make(48, seed=20001))
+    assert not np.array_equal(image, make(48, seed=20002))
+
+
+def test_training_images_mix_crops_at_several_scales_and_procedural_images():
+    from invscat.tasks.fit import training_images
+
+    crops = training_images(size=32, count=4, synthetic=5, scales=(64, 128))
+    assert crops.shape == (9, 32, 32) and 0 <= crops.min() and crops.max() <= 1
+
+
+def test_fit_convolutional_from_the_command_line(tmp_path):
+    output = tmp_path / "cnn.pt"
+    result = CliRunner().invoke(app, ["fit", "tomo", "--size", "32", "--views", "10", "--count", "6", "--synthetic",
+                                      "4", "--kind", "convolutional", "--epochs", "2", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert "convolutional; validation error" in result.output
+    estimator = ScatteringEstimator.load(output, task="tomo", views=10, size=32)
+    assert isinstance(estimator, ConvolutionalEstimator)
+    result = CliRunner().invoke(app, ["fit", "tomo", "--kind", "convolutional", "--epochs", "0", "-o",
+                                      str(tmp_path / "x.pt")])
+    assert result.exit_code == 2 and "--epochs >= 1" in result.output
