@@ -118,7 +118,7 @@ class ConvolutionalEstimator(ScatteringEstimator):
 
     # -- training ---------------------------------------------------------------------------------------
 
-    def fit(self, first, truth, epochs: int = 30, batch: int = 16, learning_rate: float = 2e-3,
+    def fit(self, first, truth, epochs: int = 30, batch: int = 16, learning_rate: float = 1e-3,
             validation: float = 0.1, seed: int = 0, progress: Callable[[dict], None] | None = None
             ) -> "ConvolutionalEstimator":
         """Train on pairs of first reconstructions and true images (B, M, N) by Adam with a cosine schedule, and
@@ -185,6 +185,7 @@ class ConvolutionalEstimator(ScatteringEstimator):
                 loss = (((self._correct(first[i], s_first[i]) - s_truth[i]) / scale) ** 2).mean()
                 optimiser.zero_grad()
                 loss.backward()
+                nn.utils.clip_grad_norm_(self.network.parameters(), 1.0)
                 optimiser.step()
                 schedule.step()
             row = {"epoch": epoch + 1, "seconds": time.perf_counter() - start}

@@ -21,7 +21,8 @@ class SolverResult:
     image : ndarray or torch.Tensor
         The reconstruction (numpy when the measurement was numpy).
     objective : list of float
-        Objective value after each iteration.
+        Objective value after each iteration (L-BFGS: at the start of each iteration, which its line search
+        evaluates anyway).
     residual : list of float
         Relative data residual ||A x - y|| / ||y|| after each iteration.
     psnr : list of float

@@ -28,6 +28,7 @@ class Deblurring(Task):
 
     name = "deblur"
     baseline = None  # the classical method figures show beside the result
+    tile_margin = 32  # a local model: the scattering method runs by tiles on large images (Task.tile_margin)
     # chosen by benchmarks/tune_lambdas.py on data.TRAINING_IMAGES (sigma 2, noise 0.01); "scattering" is for
     # estimators without a tuned weight of their own (none ships for deblurring)
     relative_lam = {"tikhonov": 3e-3, "tv": 3e-4, "l1": 1e-3, "scattering": 1e-4}

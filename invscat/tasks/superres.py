@@ -50,6 +50,7 @@ class SuperResolution(Task):
 
     name = "superres"
     baseline = "bicubic"  # the classical method figures show beside the result
+    tile_margin = 32  # a local model: the scattering method runs by tiles on large images (Task.tile_margin)
     # chosen by benchmarks/tune_lambdas.py on data.TRAINING_IMAGES (x4, noise 0.01); "scattering" is for
     # estimators without a tuned weight of their own (the shipped ones carry theirs)
     relative_lam = {"tikhonov": 3e-2, "tv": 3e-3, "l1": 1e-2, "scattering": 1e-4}
