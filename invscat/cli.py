@@ -16,6 +16,8 @@ import typer
 
 from invscat.io import InvscatError, atomic_path, load_image
 
+ESTIMATOR_KINDS = ("convolutional", "ridge")  # as invscat.estimators.pretrained.KINDS (not imported: startup time)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Imaging inverse problems with the wavelet scattering transform.")
 
@@ -245,8 +247,9 @@ WORKERS_OPTION = typer.Option(None, "--workers", help="For a stack: worker proce
 SCHEDULER_OPTION = typer.Option(None, "--scheduler", help="For a stack: address of a running Dask scheduler "
                                 "(tcp://host:8786) to use instead of a local cluster.")
 RESUME_OPTION = typer.Option(False, "--resume", help="For a stack: skip the slices already complete in the output.")
-ESTIMATOR_OPTION = typer.Option(None, help="Scattering estimator (from `invscat fit`) for --method scattering; "
-                                "default: the one shipped for the task.")
+ESTIMATOR_OPTION = typer.Option(None, help="Scattering estimator for --method scattering: a file from `invscat "
+                                "fit`, or 'convolutional' / 'ridge' for the shipped one of that kind; default: the "
+                                "best shipped for the task.")
 
 
 def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool, colour: bool, seed: int,
@@ -264,7 +267,9 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
     if estimator is not None:
         if method != "scattering":
             raise InvscatError("--estimator is only used by --method scattering.")
-        if not estimator.is_file():
+        if str(estimator) in ESTIMATOR_KINDS and not estimator.exists():
+            estimator = str(estimator)  # the shipped estimator of this kind
+        elif not estimator.is_file():
             raise InvscatError(f"{estimator}: no such estimator file.")
     if simulate and reference is not None:
         raise InvscatError("--reference is for measured input; with --simulate the input itself is the reference.")
@@ -274,7 +279,8 @@ def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool
                                   options=dict(lam=lam, iters=iters, estimator=estimator, colour=colour_mode),
                                   quiet=quiet,
                                   rescale=rescale, recorded=recorded, **(stack_options or {}))
-    _check_outputs(output, metrics_json, figure, [input, reference, estimator])
+    estimator_file = estimator if isinstance(estimator, Path) else None
+    _check_outputs(output, metrics_json, figure, [input, reference, estimator_file])
     torch_device = resolve_device(device.value)
     data = load_image(input, allow_rgb=colour)
     if not simulate:
@@ -329,7 +335,8 @@ def _reconstruct_stack(task, stack, input: Path, output: Path, method: str, *, s
         raise InvscatError(f"{metrics_json}: expected a file name ending in .json.")
     if output.resolve() == input.resolve():
         raise InvscatError(f"{output}: this output is the input {input}; choose another name.")
-    check_outputs([metrics_json], [input, options["estimator"]])
+    estimator_file = options["estimator"] if isinstance(options["estimator"], Path) else None
+    check_outputs([metrics_json], [input, estimator_file])
     output_kind(output)  # refuses an image name before a cluster starts
     shape = output_slice_shape(task, stack.slice_shape, simulate)
     names = stack.names if stack.kind == "directory" else ()

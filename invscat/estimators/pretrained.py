@@ -20,15 +20,31 @@ def available() -> list[str]:
     return sorted(p.name for p in DIRECTORY.glob("*.pt"))
 
 
-def load(task) -> ScatteringEstimator:
-    """The shipped estimator for ``task``: the one fitted for its exact setting, else the one fitted across its
-    family (:meth:`~invscat.tasks.base.Task.family_metadata`); a ``ValueError`` saying how to fit one if there is
-    neither."""
-    path = DIRECTORY / filename(task)
-    if path.is_file():
-        return ScatteringEstimator.load(path, **task.metadata())
-    family = task.family_filename()
-    if family is not None and (DIRECTORY / family).is_file():
-        return ScatteringEstimator.load(DIRECTORY / family, **task.family_metadata())
-    raise ValueError(f"no scattering estimator ships for this setting ({path.stem}); fit one with "
-                     f"`invscat fit {task.fit_options()} -o estimator.pt` and pass --estimator estimator.pt.")
+KINDS = ("convolutional", "ridge")
+
+
+def candidates(task, kind: str | None = None) -> list[tuple[Path, dict]]:
+    """(file, metadata it must match) of the shipped estimators that could serve ``task``, best first: the
+    convolutional estimator of the exact setting (``NAME_cnn.pt``), then that of the task's family (CT:
+    ``tomo_parallel_any.pt``, for any number of views, arc and size), then the ridge of the exact setting
+    (``NAME.pt``, the papers' linear baseline); ``kind`` keeps one kind."""
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown estimator kind {kind!r}; expected one of {', '.join(KINDS)} or a file.")
+    exact = DIRECTORY / filename(task)
+    found = {"convolutional": [(exact.with_name(exact.stem + "_cnn.pt"), task.metadata())],
+             "ridge": [(exact, task.metadata())]}
+    if task.family_filename() is not None:
+        found["convolutional"].append((DIRECTORY / task.family_filename(), task.family_metadata()))
+    return [entry for name in ((kind,) if kind else KINDS) for entry in found[name] if entry[0].is_file()]
+
+
+def load(task, kind: str | None = None) -> ScatteringEstimator:
+    """The shipped estimator for ``task``: the first of :func:`candidates` (of ``kind`` if given); a ``ValueError``
+    saying how to fit one if there is none."""
+    found = candidates(task, kind)
+    if not found:
+        what = f"no {kind} scattering estimator" if kind else "no scattering estimator"
+        raise ValueError(f"{what} ships for this setting ({Path(filename(task)).stem}); fit one with "
+                         f"`invscat fit {task.fit_options()} -o estimator.pt` and pass --estimator estimator.pt.")
+    path, expected = found[0]
+    return ScatteringEstimator.load(path, **expected)

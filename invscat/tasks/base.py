@@ -192,12 +192,14 @@ class Task(ABC):
 
     def load_estimator(self, estimator=None):
         """The scattering estimator for this task: ``estimator`` (an object or a path) checked against
-        :meth:`metadata` (against :meth:`family_metadata` if it was fitted across a family), or the shipped one."""
+        :meth:`metadata` (against :meth:`family_metadata` if it was fitted across a family), or the shipped one
+        (None: the best that ships, :func:`invscat.estimators.pretrained.candidates`; 'ridge' or 'convolutional':
+        the shipped one of that kind)."""
         from invscat.estimators import pretrained
         from invscat.estimators.scattering import ScatteringEstimator
 
-        if estimator is None:
-            return pretrained.load(self)
+        if estimator is None or estimator in pretrained.KINDS:
+            return pretrained.load(self, estimator)
         given = isinstance(estimator, ScatteringEstimator)
         name = "the estimator" if given else str(estimator)
         estimator = estimator if given else ScatteringEstimator.load(estimator)
@@ -228,8 +230,9 @@ class Task(ABC):
             Regularisation weight relative to ||A||^2 (default: :attr:`relative_lam`, or the estimator's).
         iters : int, optional
             Solver iterations (default per method).
-        estimator : ScatteringEstimator or path, optional
-            For 'scattering': the estimator (default: the one shipped for the task).
+        estimator : ScatteringEstimator, path or {'convolutional', 'ridge'}, optional
+            For 'scattering': the estimator (default: the best shipped for the task; a kind: the shipped one of
+            that kind).
         reference : array_like, optional
             Ground truth for the PSNR history.
         device : torch.device, optional
