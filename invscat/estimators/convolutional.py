@@ -57,6 +57,10 @@ class ConvolutionalEstimator(ScatteringEstimator):
     width, depth : int
         Channels of the hidden layers and number of convolutions (the receptive field is 2 depth + 1
         scattering cells, i.e. (2 depth + 1) 2^J pixels).
+    uncertainty : bool
+        Also predict each coefficient's error variance (a second head trained by the Gaussian likelihood), which
+        :meth:`confidence` turns into per-coefficient weights of the regulariser: ambiguous texture coefficients
+        then pull less than well-determined edge coefficients.
     metadata : dict, optional
         What the estimator is for; saved with it and checked by :meth:`load`.
 
@@ -73,12 +77,12 @@ class ConvolutionalEstimator(ScatteringEstimator):
     """
 
     def __init__(self, J: int = 2, L: int = 8, max_order: int = 2, width: int = 64, depth: int = 5,
-                 metadata: dict | None = None):
+                 uncertainty: bool = False, metadata: dict | None = None):
         super().__init__(J, L, max_order, radius=0, metadata=metadata)
         if min(width, depth) < 1 or depth < 2:
             raise ValueError(f"the network needs a width >= 1 and a depth >= 2, got {width} and {depth}.")
-        self.width, self.depth = int(width), int(depth)
-        self.network = ResidualNetwork(self.n_channels + 4 ** self.J, self.n_channels, self.width, self.depth)
+        self.width, self.depth, self.uncertainty = int(width), int(depth), bool(uncertainty)
+        self.network = self._new_network()
         self.input_mean = self.input_scale = None
         self.history: list[dict] = []
 
@@ -94,9 +98,26 @@ class ConvolutionalEstimator(ScatteringEstimator):
         x = torch.cat([s_first, pixels], dim=1)
         return (x - self.input_mean.to(x)[:, None, None]) / self.input_scale.to(x)[:, None, None]
 
-    def _correct(self, first: torch.Tensor, s_first: torch.Tensor) -> torch.Tensor:
+    def _new_network(self) -> ResidualNetwork:
+        outputs = self.n_channels * (2 if self.uncertainty else 1)
+        return ResidualNetwork(self.n_channels + 4 ** self.J, outputs, self.width, self.depth)
+
+    def _outputs(self, first: torch.Tensor, s_first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(predicted scattering, log-variance of its error in units of sigma_c^2, or None)."""
         scale = self.channel_scale.to(s_first)[:, None, None]
-        return s_first + scale * self.network(self._inputs(first, s_first))
+        out = self.network(self._inputs(first, s_first))
+        C = self.n_channels
+        return s_first + scale * out[:, :C], (out[:, C:] if self.uncertainty else None)
+
+    def _correct(self, first: torch.Tensor, s_first: torch.Tensor) -> torch.Tensor:
+        return self._outputs(first, s_first)[0]
+
+    def _loss(self, first, s_first, s_truth, scale) -> torch.Tensor:
+        mean, log_variance = self._outputs(first, s_first)
+        squared = ((mean - s_truth) / scale) ** 2
+        if log_variance is None:
+            return squared.mean()
+        return (squared * torch.exp(-log_variance) + log_variance).mean()  # Gaussian negative log-likelihood
 
     def _padded(self, images: torch.Tensor) -> torch.Tensor:
         """Images whose sides are not multiples of 2^J reflect-padded up to them (the pixel channels need whole
@@ -115,6 +136,18 @@ class ConvolutionalEstimator(ScatteringEstimator):
         self.network.to(t.device).eval()
         with torch.no_grad():
             return self._correct(self._padded(t), s)
+
+    def confidence(self, first) -> torch.Tensor | None:
+        """Per-coefficient weights (B, C, h, w) for the regulariser, the inverse of the predicted error variance,
+        scaled to mean 1 over each image; None without an uncertainty head."""
+        if not self.uncertainty:
+            return None
+        t = first if isinstance(first, torch.Tensor) else torch.as_tensor(np.asarray(first, np.float32))
+        t = t.reshape(-1, *t.shape[-2:]).float()
+        self.network.to(t.device).eval()
+        with torch.no_grad():
+            weights = torch.exp(-self._outputs(self._padded(t), self.scatter(t).float())[1].clamp(-6, 6))
+        return weights / weights.mean(dim=(1, 2, 3), keepdim=True)
 
     # -- training ---------------------------------------------------------------------------------------
 
@@ -143,7 +176,7 @@ class ConvolutionalEstimator(ScatteringEstimator):
         if first.shape != truth.shape or len(first) < 2:
             raise ValueError("fit needs at least two pairs of first reconstructions and true images of one shape.")
         torch.manual_seed(seed)
-        self.network = ResidualNetwork(self.n_channels + 4 ** self.J, self.n_channels, self.width, self.depth)
+        self.network = self._new_network()
         s_first = torch.cat([self.scatter(first[k:k + 32]).float() for k in range(0, len(first), 32)])
         s_truth = torch.cat([self.scatter(truth[k:k + 32]).float() for k in range(0, len(truth), 32)])
         first = self._padded(first)
@@ -182,7 +215,7 @@ class ConvolutionalEstimator(ScatteringEstimator):
             order = train_index[torch.randperm(len(train_index), generator=generator)]
             for k in range(0, len(order), batch):
                 i = order[k:k + batch]
-                loss = (((self._correct(first[i], s_first[i]) - s_truth[i]) / scale) ** 2).mean()
+                loss = self._loss(first[i], s_first[i], s_truth[i], scale)
                 optimiser.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.network.parameters(), 1.0)
@@ -212,7 +245,8 @@ class ConvolutionalEstimator(ScatteringEstimator):
 
         state = {"format": FORMAT, "version": FORMAT_VERSION,
                  "scattering": {"J": self.J, "L": self.L, "max_order": self.max_order},
-                 "network": {"width": self.width, "depth": self.depth}, "metadata": self.metadata,
+                 "network": {"width": self.width, "depth": self.depth, "uncertainty": self.uncertainty},
+                 "metadata": self.metadata,
                  "weights": {k: v.float() for k, v in self.network.state_dict().items()},
                  "channel_scale": self.channel_scale.float(), "input_mean": self.input_mean.float(),
                  "input_scale": self.input_scale.float(), "lam": self.lam, "tv_weight": self.tv_weight,
@@ -231,7 +265,8 @@ class ConvolutionalEstimator(ScatteringEstimator):
         try:
             J, L, order = (int(state["scattering"][k]) for k in ("J", "L", "max_order"))
             width, depth = int(state["network"]["width"]), int(state["network"]["depth"])
-            estimator = cls(J, L, order, width, depth, metadata=dict(state["metadata"]))
+            uncertainty = bool(state["network"].get("uncertainty", False))
+            estimator = cls(J, L, order, width, depth, uncertainty, metadata=dict(state["metadata"]))
             estimator.network.load_state_dict({k: v.float() for k, v in state["weights"].items()})
             C, inputs = estimator.n_channels, estimator.n_channels + 4 ** J
             tensors = {"channel_scale": C, "input_mean": inputs, "input_scale": inputs}

@@ -25,6 +25,9 @@ class ScatteringRegularizer(Regularizer):
         :meth:`invscat.estimators.ScatteringEstimator.predict`.
     scale : torch.Tensor, optional
         sigma, one positive value per channel (C,); default 1.
+    confidence : torch.Tensor, optional
+        Per-coefficient weights w (..., C, h, w) as the target, multiplying 1 / sigma_c^2 (e.g. an estimator's
+        inverse predicted error variance, :meth:`ConvolutionalEstimator.confidence`); default 1.
 
     Notes
     -----
@@ -34,7 +37,8 @@ class ScatteringRegularizer(Regularizer):
 
     name = "scattering"
 
-    def __init__(self, transform: Scattering2D, target: torch.Tensor, scale: torch.Tensor | None = None):
+    def __init__(self, transform: Scattering2D, target: torch.Tensor, scale: torch.Tensor | None = None,
+                 confidence: torch.Tensor | None = None):
         target = torch.as_tensor(target)
         C = transform.n_channels
         if target.ndim < 3 or target.shape[-3] != C:
@@ -47,6 +51,12 @@ class ScatteringRegularizer(Regularizer):
             raise ValueError(f"the channel scale must hold {C} positive values.")
         self.transform, self.target = transform, target.float()
         self.weight = (1.0 / scale.float() ** 2)[:, None, None]
+        if confidence is not None:
+            confidence = torch.as_tensor(confidence).float()
+            if confidence.shape != target.shape or not (torch.isfinite(confidence).all() and (confidence >= 0).all()):
+                raise ValueError(f"the confidence must be finite weights >= 0 of the target's shape "
+                                 f"{tuple(target.shape)}.")
+            self.weight = self.weight.to(confidence) * confidence
 
     def value(self, x: torch.Tensor) -> torch.Tensor:
         s = self.transform(x)
@@ -62,4 +72,7 @@ class ScatteringRegularizer(Regularizer):
         first_t = first if isinstance(first, torch.Tensor) else torch.as_tensor(first).float()
         target = estimator.predict(first_t)
         target = target.reshape(*first_t.shape[:-2], *target.shape[-3:])
-        return cls(estimator.transform(first_t.shape[-2:], first_t.device), target, estimator.channel_scale)
+        confidence = estimator.confidence(first_t) if hasattr(estimator, "confidence") else None
+        confidence = None if confidence is None else confidence.reshape(target.shape)
+        return cls(estimator.transform(first_t.shape[-2:], first_t.device), target, estimator.channel_scale,
+                   confidence)
