@@ -609,6 +609,10 @@ def fit(
     synthetic: int = typer.Option(0, help="Procedural images added to the crops (ellipses, polygons, textured "
                                   "dead leaves, head-like phantoms, stationary textures)."),
     epochs: int = typer.Option(30, help="convolutional: training epochs."),
+    uncertainty: bool = typer.Option(False, help="convolutional: also predict each coefficient's error variance, "
+                                     "whose inverse weights the prior."),
+    scales: list[int] = typer.Option([384], "--scales", help="Sides the builtin images are resized to before "
+                                     "cropping (repeat for crops at several scales)."),
     seed: int = typer.Option(0, help="Seed of the crops, the noise and the validation split."),
     quiet: bool = QUIET_OPTION,
     workers: Optional[int] = typer.Option(None, "--workers", help="Spread the training reconstructions over a "
@@ -639,7 +643,10 @@ def fit(
                 "deblur": lambda: Deblurring(2.0 if sigma is None else sigma, noise)}
     spec = builders[task.value]()
     start = time.perf_counter()
-    options = dict(size=size, J=J, radius=radius, seed=seed, kind=kind.value, synthetic=synthetic, epochs=epochs)
+    if any(side < size for side in scales):
+        raise InvscatError(f"impossible parameters: every --scales side must be at least the --size {size}.")
+    options = dict(size=size, J=J, radius=radius, seed=seed, kind=kind.value, synthetic=synthetic, epochs=epochs,
+                   uncertainty=uncertainty, scales=tuple(scales))
     with contextlib.ExitStack() as stack:
         if workers is not None or scheduler is not None:
             from invscat.stacks import dask_client

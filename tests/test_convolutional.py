@@ -122,3 +122,20 @@ def test_large_images_run_by_tiles_as_they_would_whole(monkeypatch):
     assert tiled.image.shape == truth.shape and tiled.iterations > 0
     assert metrics.psnr(tiled.image, whole) > 40
     assert Tomography(views=30)._tiles((30, 183), (1024, 1024)) is None  # CT is never tiled
+
+
+def test_the_uncertainty_head_weights_the_regulariser(tmp_path):
+    from invscat.regularizers import ScatteringRegularizer
+
+    first, truth = blurred_pairs(count=12)
+    estimator = ConvolutionalEstimator(J=2, L=4, width=8, depth=2, uncertainty=True).fit(first, truth, epochs=3)
+    weights = estimator.confidence(first[:2])
+    assert weights.shape == estimator.predict(first[:2]).shape and (weights > 0).all()
+    torch.testing.assert_close(weights.mean(dim=(1, 2, 3)), torch.ones(2))
+    estimator.save(tmp_path / "u.pt")
+    loaded = ScatteringEstimator.load(tmp_path / "u.pt")
+    torch.testing.assert_close(loaded.confidence(first[:2]), weights)
+    regulariser = ScatteringRegularizer.from_estimator(loaded, first[:2])
+    assert regulariser.weight.shape == weights.shape
+    with pytest.raises(ValueError, match="confidence must be finite weights"):
+        ScatteringRegularizer(regulariser.transform, regulariser.target, confidence=-weights)

@@ -83,7 +83,8 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *, size: int | None = None, J: int = 2,
                   radius: int = 1, batch: int = 16, seed: int = 0, kind: str = "ridge", synthetic: int = 0,
-                  epochs: int = 30, width: int = 64, depth: int = 5,
+                  scales: tuple[int, ...] = (384,), epochs: int = 30, width: int = 64, depth: int = 5,
+                  uncertainty: bool = False,
                   progress: Callable[..., None] | None = None, client=None) -> ScatteringEstimator:
     """Fit a scattering estimator for ``task`` on crops of ``images``: the ridge
     (:class:`~invscat.estimators.ScatteringEstimator`) or a
@@ -107,10 +108,11 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
         Seed of the crops, the noise and the validation split.
     kind : {'ridge', 'convolutional'}
         The estimator.
-    synthetic : int
-        Procedural training images added to the crops (:func:`training_images`).
-    epochs, width, depth : int
-        Training of the convolutional estimator (:meth:`ConvolutionalEstimator.fit`).
+    synthetic, scales
+        Procedural training images added to the crops, and the sides the builtin images are cropped at
+        (:func:`training_images`).
+    epochs, width, depth, uncertainty
+        The convolutional estimator (:class:`ConvolutionalEstimator` and its ``fit``).
     progress : callable, optional
         Called as ``progress(done, total, stage)`` after every batch of reconstructions (stage
         'reconstructions') and every training epoch ('epochs').
@@ -124,7 +126,8 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
     check_seed(seed)
     size = task.training_size if size is None else check_count("training crop size", size, 2 ** (J + 2))
     task.operator((size, size))  # refuses a crop size the forward model cannot take, before any work
-    truth = training_images(images, size, count, int(count * task.training_phantoms), seed, synthetic=synthetic)
+    truth = training_images(images, size, count, int(count * task.training_phantoms), seed, synthetic=synthetic,
+                            scales=tuple(scales))
     metadata = {**task.metadata(), "noise": float(task.noise)}
     held = np.random.default_rng(seed).random(len(truth)) < 0.2
     held[0] = False
@@ -150,7 +153,7 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
         for part in results:
             estimator.add_sums(part)
         return estimator.fit()
-    estimator = ConvolutionalEstimator(J=J, width=width, depth=depth, metadata=metadata)
+    estimator = ConvolutionalEstimator(J=J, width=width, depth=depth, uncertainty=uncertainty, metadata=metadata)
     report = None if progress is None else lambda row: progress(row["epoch"], epochs, "epochs")
     return estimator.fit(np.concatenate(results), truth, epochs=epochs, seed=seed, progress=report)
 
