@@ -139,3 +139,28 @@ def test_the_uncertainty_head_weights_the_regulariser(tmp_path):
     assert regulariser.weight.shape == weights.shape
     with pytest.raises(ValueError, match="confidence must be finite weights"):
         ScatteringRegularizer(regulariser.transform, regulariser.target, confidence=-weights)
+
+
+def test_shipped_estimators_are_chosen_best_first_and_by_kind(tmp_path, monkeypatch):
+    """The exact setting's convolutional estimator, then the family's, then the ridge; a kind picks one."""
+    import shutil
+
+    from invscat.estimators import pretrained
+
+    task = Tomography(views=30)
+    ridge = pretrained.DIRECTORY / task.estimator_filename()
+    monkeypatch.setattr(pretrained, "DIRECTORY", tmp_path)
+    shutil.copy(ridge, tmp_path / ridge.name)
+    assert type(task.load_estimator()) is ScatteringEstimator
+    first, truth = blurred_pairs(count=4)
+    family = ConvolutionalEstimator(J=2, L=8, width=8, depth=2,
+                                    metadata={"task": "tomo", "geometry": "parallel", "family": True})
+    family.fit(first, truth, epochs=1)
+    family.save(tmp_path / "tomo_parallel_any.pt")
+    assert isinstance(task.load_estimator(), ConvolutionalEstimator)
+    assert type(task.load_estimator("ridge")) is ScatteringEstimator
+    assert isinstance(Tomography(views=45).load_estimator(), ConvolutionalEstimator)  # no ridge for 45 views
+    with pytest.raises(ValueError, match="no ridge scattering estimator ships"):
+        Tomography(views=45).load_estimator("ridge")
+    with pytest.raises(ValueError, match="unknown estimator kind"):
+        pretrained.load(task, "cubic")
