@@ -142,7 +142,7 @@ def test_the_uncertainty_head_weights_the_regulariser(tmp_path):
 
 
 def test_shipped_estimators_are_chosen_best_first_and_by_kind(tmp_path, monkeypatch):
-    """The exact setting's convolutional estimator, then the family's, then the ridge; a kind picks one."""
+    """The exact setting's estimators (convolutional, then ridge), then the family's; a kind picks one."""
     import shutil
 
     from invscat.estimators import pretrained
@@ -157,6 +157,10 @@ def test_shipped_estimators_are_chosen_best_first_and_by_kind(tmp_path, monkeypa
                                     metadata={"task": "tomo", "geometry": "parallel", "family": True})
     family.fit(first, truth, epochs=1)
     family.save(tmp_path / "tomo_parallel_any.pt")
+    assert type(task.load_estimator()) is ScatteringEstimator  # the exact setting's ridge before the family
+    assert isinstance(task.load_estimator("convolutional"), ConvolutionalEstimator)
+    family.metadata = task.metadata()
+    family.save(tmp_path / (ridge.stem + "_cnn.pt"))
     assert isinstance(task.load_estimator(), ConvolutionalEstimator)
     assert type(task.load_estimator("ridge")) is ScatteringEstimator
     assert isinstance(Tomography(views=45).load_estimator(), ConvolutionalEstimator)  # no ridge for 45 views

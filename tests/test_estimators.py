@@ -102,15 +102,24 @@ def test_oracle_target_improves_on_its_start():
 
 
 @pytest.mark.parametrize("name", ["superres_x2.pt", "superres_x4.pt", "deblur_sigma2.pt",
-                                  "tomo_parallel_30views_180deg_128px_183det.pt",
+                                  "tomo_parallel_30views_180deg_128px_183det.pt", "tomo_parallel_any.pt",
+                                  "tomo_parallel_30views_180deg_128px_183det_cnn.pt",
                                   "tomo_parallel_90views_120deg_128px_183det.pt"])
 def test_the_default_tasks_ship_an_estimator(name):
     assert name in pretrained.available()
 
 
 def test_a_setting_without_an_estimator_says_how_to_fit_one():
-    with pytest.raises(ValueError, match="invscat fit tomo --size 128 --views 45"):
-        pretrained.load(Tomography(views=45))
+    with pytest.raises(ValueError, match="invscat fit tomo --size 128 --views 45 --arc 360 --geometry fan"):
+        pretrained.load(Tomography(views=45, geometry="fan"))
+
+
+def test_any_parallel_geometry_has_an_estimator():
+    """The CT family estimator serves the settings no exact estimator was fitted for."""
+    from invscat.estimators import ConvolutionalEstimator
+
+    for task in (Tomography(views=45), Tomography(views=30, size=256), Tomography(views=60, arc=150)):
+        assert isinstance(pretrained.load(task), ConvolutionalEstimator)
 
 
 def test_scattering_beats_tv_on_sparse_view_shepp_logan():

@@ -24,18 +24,18 @@ KINDS = ("convolutional", "ridge")
 
 
 def candidates(task, kind: str | None = None) -> list[tuple[Path, dict]]:
-    """(file, metadata it must match) of the shipped estimators that could serve ``task``, best first: the
-    convolutional estimator of the exact setting (``NAME_cnn.pt``), then that of the task's family (CT:
-    ``tomo_parallel_any.pt``, for any number of views, arc and size), then the ridge of the exact setting
-    (``NAME.pt``, the papers' linear baseline); ``kind`` keeps one kind."""
+    """(file, metadata it must match) of the shipped estimators that could serve ``task``, best first: those
+    fitted for the exact setting, the convolutional one (``NAME_cnn.pt``) before the ridge (``NAME.pt``, the
+    papers' linear baseline), then the convolutional one fitted across the task's family (CT:
+    ``tomo_parallel_any.pt``, for any number of views, arc and size); ``kind`` keeps one kind."""
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown estimator kind {kind!r}; expected one of {', '.join(KINDS)} or a file.")
     exact = DIRECTORY / filename(task)
-    found = {"convolutional": [(exact.with_name(exact.stem + "_cnn.pt"), task.metadata())],
-             "ridge": [(exact, task.metadata())]}
+    found = [("convolutional", exact.with_name(exact.stem + "_cnn.pt"), task.metadata()),
+             ("ridge", exact, task.metadata())]
     if task.family_filename() is not None:
-        found["convolutional"].append((DIRECTORY / task.family_filename(), task.family_metadata()))
-    return [entry for name in ((kind,) if kind else KINDS) for entry in found[name] if entry[0].is_file()]
+        found.append(("convolutional", DIRECTORY / task.family_filename(), task.family_metadata()))
+    return [(path, expected) for name, path, expected in found if kind in (None, name) and path.is_file()]
 
 
 def load(task, kind: str | None = None) -> ScatteringEstimator:
