@@ -10,11 +10,11 @@ phantoms with seeds never used in training):
   - CT, 30 views over 180 degrees, 256x256 (no estimator fitted for it);   target: TV + 0.5 dB
 and, on the first three, a lower spectrum error (above the measurement's cut-off) than TV.
 
-Estimators: ``--ridge`` and ``--convolutional`` map each case to a file; by default the shipped ones
-(``invscat/estimators/pretrained``): the ridge of the exact setting where one ships, the convolutional one of the
-setting or of the family (CT: ``tomo_parallel_any.pt``).
+Estimators: the shipped ones (``invscat/estimators/pretrained``): the ridge of the exact setting where one ships,
+the convolutional one of the setting or of the family (CT: ``tomo_parallel_any.pt``); ``--convolutional
+CASE=FILE`` measures another file (each with the weights stored in it).
 
-    python benchmarks/scattering_routes.py [--write] [--cases ct30 ct120 sr4 ct45 ct256]
+    python benchmarks/scattering_routes.py [--write] [--cases ct30 ct120 sr4 ct45 ct256] [--convolutional sr4=F]
 """
 
 from __future__ import annotations
@@ -49,16 +49,17 @@ def images(size: int, ct: bool) -> dict:
     return found
 
 
-def estimators(task) -> dict:
-    """The shipped estimators a case can use: {'ridge': ..., 'convolutional': ...} (those that exist)."""
+def estimators(task, convolutional_file=None) -> dict:
+    """The shipped estimators a case can use: {'ridge': ..., 'convolutional': ...} (those that exist), the
+    convolutional one replaced by ``convolutional_file`` if given."""
     found = {}
     exact = DIRECTORY / task.estimator_filename()
     family = DIRECTORY / (task.family_filename() or "none")
     convolutional = DIRECTORY / task.estimator_filename().replace(".pt", "_cnn.pt")
     if exact.is_file():
         found["ridge"] = ScatteringEstimator.load(exact)
-    for path in (convolutional, family):
-        if path.is_file():
+    for path in (convolutional_file, convolutional, family):
+        if path is not None and Path(path).is_file():
             found["convolutional"] = ScatteringEstimator.load(path)
             break
     return found
@@ -70,9 +71,11 @@ def cutoff(task, size: int) -> float:
     return min(1.0, task.views * 180 / task.arc / (np.pi * size / 2))
 
 
-def run_case(key: str) -> tuple[str, dict]:
+def run_case(key: str, convolutional_file=None, oracle: bool = True) -> tuple[str, dict]:
     title, task, size, need = CASES[key]
-    found = estimators(task)
+    found = estimators(task, convolutional_file)
+    if "convolutional" in found and found["convolutional"].metadata.get("family"):
+        found["convolutional"].metadata = {**task.family_metadata(), "family": True}
     scores = {}
     columns = images(size, isinstance(task, Tomography))
     for name, truth in columns.items():
@@ -82,7 +85,8 @@ def run_case(key: str) -> tuple[str, dict]:
             start = time.perf_counter()
             results[f"scattering ({label})"] = task.reconstruct(y, "scattering", estimator=estimator).image
             results[f"time ({label})"] = time.perf_counter() - start
-        results["oracle"] = task.oracle(y, truth).image
+        if oracle:
+            results["oracle"] = task.oracle(y, truth).image
         for label, image in results.items():
             if label.startswith("time"):
                 scores.setdefault(label, []).append(image)
@@ -117,8 +121,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--write", action="store_true", help="write the tables into benchmarks/RESULTS.md")
+    parser.add_argument("--convolutional", nargs="*", default=[], metavar="CASE=FILE",
+                        help="a convolutional estimator to measure instead of the shipped one (e.g. sr4=x4.pt)")
+    parser.add_argument("--no-oracle", action="store_true", help="skip the oracle rows (the slowest)")
     args = parser.parse_args()
-    sections = [run_case(key)[0] for key in args.cases]
+    files = dict(item.split("=", 1) for item in args.convolutional)
+    sections = [run_case(key, files.get(key), not args.no_oracle)[0] for key in args.cases]
     body = "\n".join(sections)
     print(body)
     if args.write:

@@ -609,6 +609,8 @@ def fit(
     synthetic: int = typer.Option(0, help="Procedural images added to the crops (ellipses, polygons, textured "
                                   "dead leaves, head-like phantoms, stationary textures)."),
     epochs: int = typer.Option(30, help="convolutional: training epochs."),
+    family: bool = typer.Option(False, help="tomo: record the estimator as serving the whole family (any number of "
+                                "views, arc and size of the geometry) rather than the setting it was fitted on."),
     uncertainty: bool = typer.Option(False, help="convolutional: also predict each coefficient's error variance, "
                                      "whose inverse weights the prior."),
     scales: list[int] = typer.Option([384], "--scales", help="Sides the builtin images are resized to before "
@@ -642,6 +644,8 @@ def fit(
                 "tomo": lambda: Tomography(views, arc, geometry.value, detectors, size, noise),
                 "deblur": lambda: Deblurring(2.0 if sigma is None else sigma, noise)}
     spec = builders[task.value]()
+    if family and spec.family_metadata() is None:
+        raise InvscatError(f"--family is for tasks with a family of settings (tomo); {task.value} has none.")
     start = time.perf_counter()
     if any(side < size for side in scales):
         raise InvscatError(f"impossible parameters: every --scales side must be at least the --size {size}.")
@@ -664,6 +668,10 @@ def fit(
                     bar.update(job, completed=done, total=total, description=f"fitting ({stage})")
 
                 estimator = fit_estimator(spec, images, count, **options, progress=report)
+    if family:
+        fitted = ", ".join(f"{key} {value}" for key, value in spec.metadata().items() if key != "task")
+        estimator.metadata = {**spec.family_metadata(), "family": True, "noise": float(noise),
+                              "trained_on": fitted}
     estimator.save(output)
     if not quiet:
         errors = estimator.validation_error

@@ -168,3 +168,13 @@ def test_shipped_estimators_are_chosen_best_first_and_by_kind(tmp_path, monkeypa
         Tomography(views=45).load_estimator("ridge")
     with pytest.raises(ValueError, match="unknown estimator kind"):
         pretrained.load(task, "cubic")
+
+
+def test_fit_a_family_estimator_from_the_command_line(tmp_path):
+    output = tmp_path / "family.pt"
+    result = CliRunner().invoke(app, ["fit", "tomo", "--size", "32", "--views", "10", "--count", "4", "--family",
+                                      "--kind", "convolutional", "--epochs", "1", "--quiet", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert Tomography(views=45, size=32).load_estimator(output).metadata["family"]
+    result = CliRunner().invoke(app, ["fit", "superres", "--family", "-o", str(tmp_path / "x.pt")])
+    assert result.exit_code == 2 and "--family is for tasks with a family" in result.output
