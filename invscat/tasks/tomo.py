@@ -60,6 +60,7 @@ class Tomography(Task):
     baseline = "fbp"  # the classical method figures show beside the result
     nonnegative = True
     training_phantoms = 0.25
+    scattering_iters = 100  # limited angle keeps gaining up to 100 L-BFGS iterations (invscat.tasks.base)
     # chosen by benchmarks/tune_lambdas.py on data.TRAINING_IMAGES (30 views, 128x128, noise 0.01)
     relative_lam = {"tikhonov": 1e-2, "tv": 1e-3, "l1": 3e-3, "scattering": 1e-4}
 
