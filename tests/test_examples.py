@@ -37,3 +37,10 @@ def test_tomography_example(tmp_path):
                          "tv", "-o", str(out))
     assert (tmp_path / "ct_shepp_logan_sparse.png").stat().st_size > 10_000
     assert " tv " in stdout and " fbp " in stdout
+
+
+def test_scattering_gain_example(tmp_path):
+    out = tmp_path / "gain.png"
+    stdout = run_example("scattering_gain.py", "--cases", "ct30", "-o", str(out))
+    assert (tmp_path / "gain_ct30.png").stat().st_size > 10_000
+    assert " tv " in stdout and " scattering " in stdout
