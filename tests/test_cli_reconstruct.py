@@ -186,9 +186,10 @@ def test_deblur_simulate_beats_the_blurred_image(tmp_path, small_png):
 
 def test_tomo_scattering_without_a_shipped_estimator_says_how_to_fit_one(tmp_path, small_png):
     out = tmp_path / "ct.npy"
-    result = run("tomo", small_png, "-o", out, "--simulate", "--views", 45, "--method", "scattering", "--quiet")
+    result = run("tomo", small_png, "-o", out, "--simulate", "--views", 45, "--geometry", "fan", "--method",
+                 "scattering", "--quiet")
     assert_one_sentence_error(result, out)
-    assert "invscat fit tomo --size 64 --views 45" in result.stderr
+    assert "invscat fit tomo --size 64 --views 45 --arc 360 --geometry fan" in result.stderr
 
 
 @pytest.mark.parametrize("args, words", [

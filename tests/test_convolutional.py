@@ -20,6 +20,7 @@ def blurred_pairs(count=40, size=32, seed=0):
     return np.stack([gaussian_filter(x, 1.5) for x in truth]).astype(np.float32), truth
 
 
+@pytest.mark.slow
 def test_training_beats_the_first_reconstructions_own_scattering():
     """A blur changes the scattering predictably: the trained network must predict the sharp images' scattering
     better than the blurred images' own, on held-out pairs, in the regulariser's metric."""
@@ -106,6 +107,7 @@ def test_fit_convolutional_from_the_command_line(tmp_path):
     assert result.exit_code == 2 and "--epochs >= 1" in result.output
 
 
+@pytest.mark.slow
 def test_large_images_run_by_tiles_as_they_would_whole(monkeypatch):
     """The scattering method on a local model runs tile by tile above TILE_PIXELS (bounded memory); the tiles'
     margins make the result the whole image's to within a small fraction of its range."""
@@ -170,6 +172,7 @@ def test_shipped_estimators_are_chosen_best_first_and_by_kind(tmp_path, monkeypa
         pretrained.load(task, "cubic")
 
 
+@pytest.mark.slow
 def test_fit_a_family_estimator_from_the_command_line(tmp_path):
     output = tmp_path / "family.pt"
     result = CliRunner().invoke(app, ["fit", "tomo", "--size", "32", "--views", "10", "--count", "4", "--family",

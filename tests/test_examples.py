@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_sparse_view_fbp_example(tmp_path):
     out = tmp_path / "panel.png"
     result = subprocess.run([sys.executable, str(ROOT / "examples" / "sparse_view_fbp.py"), "-o", str(out)],
@@ -23,6 +26,7 @@ def run_example(script, *arguments, timeout=300):
     return result.stdout
 
 
+@pytest.mark.slow
 def test_superres_example(tmp_path):
     out = tmp_path / "sr.png"
     stdout = run_example("superres.py", "--images", "brick", "--size", "64", "-o", str(out))
@@ -39,6 +43,7 @@ def test_tomography_example(tmp_path):
     assert " tv " in stdout and " fbp " in stdout
 
 
+@pytest.mark.slow
 def test_scattering_gain_example(tmp_path):
     out = tmp_path / "gain.png"
     stdout = run_example("scattering_gain.py", "--cases", "ct30", "-o", str(out))
