@@ -20,6 +20,7 @@ CASE=FILE`` measures another file (each with the weights stored in it).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +31,9 @@ from invscat.estimators import ScatteringEstimator
 from invscat.estimators.pretrained import DIRECTORY
 from invscat.tasks import SuperResolution, Tomography
 
+sys.path.insert(0, str(Path(__file__).parent))
+from quality import test_images, write_section  # noqa: E402
+
 COMMAND = "python benchmarks/scattering_routes.py --write"
 CASES = {
     "ct30": ("CT, 30 views over 180 degrees, 128x128", Tomography(30, size=128), 128, 1.0),
@@ -39,14 +43,6 @@ CASES = {
     "ct256": ("CT, 30 views over 180 degrees, 256x256 (no estimator fitted for it)", Tomography(30, size=256), 256,
               0.5),
 }
-
-
-def images(size: int, ct: bool) -> dict:
-    found = {name: data.load_sample(name, size) for name in data.TEST_IMAGES}
-    if ct:
-        found["ellipses#1000"] = data.random_ellipses(size, seed=1000)
-        found["polygons#1001"] = data.random_polygons(size, seed=1001)
-    return found
 
 
 def estimators(task, convolutional_file=None) -> dict:
@@ -77,7 +73,7 @@ def run_case(key: str, convolutional_file=None, oracle: bool = True) -> tuple[st
     if "convolutional" in found and found["convolutional"].metadata.get("family"):
         found["convolutional"].metadata = {**task.family_metadata(), "family": True}
     scores = {}
-    columns = images(size, isinstance(task, Tomography))
+    columns = test_images(size, isinstance(task, Tomography))
     for name, truth in columns.items():
         _, y = task.simulate(truth, 0)
         results = {"tv": task.reconstruct(y, "tv").image}
@@ -130,15 +126,10 @@ def main():
     body = "\n".join(sections)
     print(body)
     if args.write:
-        from quality import write_section
-
         write_section("scattering-routes", "## The scattering method on issue 14's cases\n\n",
                       f"`{COMMAND}` (held-out test images; estimators fitted on training and procedural images "
                       f"only)\n\n{body}")
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
     main()
