@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from invscat import data, metrics
+from invscat import metrics
 from invscat.estimators import ScatteringEstimator
 from invscat.estimators.pretrained import DIRECTORY
 from invscat.tasks import SuperResolution, Tomography
