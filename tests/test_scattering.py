@@ -141,8 +141,30 @@ def test_periodic_padding_keeps_all_coefficients():
     assert S(torch.rand(32, 32)).shape == (81, 8, 8)
 
 
+@pytest.mark.parametrize("shape, J", [((128, 128), 2), ((400, 600), 2), ((120, 64), 3)])
+def test_fast_padding_matches_reflect_away_from_the_border(shape, J):
+    # Kymatio's grids here have a prime factor 17 or 19 (136, 408, 608) or are fine already; 'fast' widens them
+    # to a grid with no prime factor above 13, keeping the output's shape and sampling.
+    reflect = Scattering2D(J, shape).double()
+    fast = Scattering2D(J, shape, padding="fast").double()
+    assert all(max(transform._prime_factors(n)) <= 13 for n in fast.padded_shape)
+    assert all(f >= r and (f - r) % 2 ** (J + 1) == 0 for f, r in zip(fast.padded_shape, reflect.padded_shape))
+    x = torch.rand(2, *shape, dtype=torch.float64)
+    a, b = reflect(x), fast(x)
+    assert a.shape == b.shape
+    assert ((a - b)[..., 2:-2, 2:-2].abs().max() / a.abs().max()) < 2e-4
+    assert ((a - b).abs().max() / a.abs().max()) < 0.05
+
+
+def test_fast_padding_gradient():
+    S = Scattering2D(2, (20, 28), padding="fast").double()
+    x = torch.rand(20, 28, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: S(v).pow(2).sum(), (x,))
+
+
 @pytest.mark.parametrize("kwargs, error, words", [
     (dict(J=0, shape=(32, 32)), ValueError, "J must be"),
+    (dict(J=2, shape=(32, 32), padding="fast", pre_pad=True), ValueError, "pre_pad"),
     (dict(J=2, shape=(32, 32), L=0), ValueError, "L must be"),
     (dict(J=6, shape=(32, 32)), ValueError, "too small"),
     (dict(J=2, shape=(32, 32), max_order=3), ValueError, "max_order"),

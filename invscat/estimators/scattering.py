@@ -70,10 +70,11 @@ class ScatteringEstimator:
         return n_channels(self.J, self.L, self.max_order)
 
     def transform(self, shape, device=None) -> Scattering2D:
-        """The scattering transform the estimator works in, for images of ``shape`` (cached)."""
+        """The scattering transform the estimator works in, for images of ``shape`` (cached): reflect padding on
+        a grid whose FFTs are fast (``padding='fast'``)."""
         key = (tuple(int(s) for s in shape), str(device))
         if key not in self._transforms:
-            self._transforms[key] = Scattering2D(self.J, key[0], self.L, self.max_order).to(device)
+            self._transforms[key] = Scattering2D(self.J, key[0], self.L, self.max_order, padding="fast").to(device)
         return self._transforms[key]
 
     def scatter(self, images) -> torch.Tensor:

@@ -121,7 +121,7 @@ def _lowpass_matrix(size, sigma, J, res, crop):
 
 
 @functools.lru_cache(maxsize=16)
-def filter_bank(M: int, N: int, J: int, L: int, crop: int) -> FilterBank:
+def filter_bank(M: int, N: int, J: int, L: int, crop) -> FilterBank:
     """Build (once per argument set) the Fourier filters of the scattering transform on an M x N grid.
 
     Parameters
@@ -132,8 +132,9 @@ def filter_bank(M: int, N: int, J: int, L: int, crop: int) -> FilterBank:
         Number of scales.
     L : int
         Number of angles.
-    crop : int
-        Coefficients dropped at each border of the output (1 with reflect padding, as Kymatio; 0 periodic).
+    crop : int or (int, int)
+        Coefficients dropped at each border of the output (1 with reflect padding, as Kymatio; 0 periodic), or
+        (rows, columns) to drop different numbers along the two axes.
 
     Returns
     -------
@@ -146,6 +147,7 @@ def filter_bank(M: int, N: int, J: int, L: int, crop: int) -> FilterBank:
         psi.append([_crop_spectrum(full, res) for res in range(min(j + 1, max(J - 1, 1)))])
     sigma_phi = 0.8 * 2 ** (J - 1)
     norm = 1.0 / (2 * _KYMATIO_PI * sigma_phi**2)
-    rows = [norm * _lowpass_matrix(M, sigma_phi, J, res, crop) for res in range(J)]
-    cols = [_lowpass_matrix(N, sigma_phi, J, res, crop) for res in range(J)]
+    crop_rows, crop_cols = (crop, crop) if isinstance(crop, int) else crop
+    rows = [norm * _lowpass_matrix(M, sigma_phi, J, res, crop_rows) for res in range(J)]
+    cols = [_lowpass_matrix(N, sigma_phi, J, res, crop_cols) for res in range(J)]
     return FilterBank(psi=psi, lowpass_rows=rows, lowpass_cols=cols)

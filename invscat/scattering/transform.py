@@ -11,7 +11,7 @@ from torch import nn
 
 from invscat.scattering.filters import filter_bank
 
-PADDINGS = ("reflect", "periodic")
+PADDINGS = ("reflect", "periodic", "fast")
 OUT_TYPES = ("array", "list")
 
 
@@ -22,6 +22,26 @@ class ShapeError(ValueError, RuntimeError):
 def _padded_size(size: int, J: int) -> int:
     # Kymatio's compute_padding: at least 2^J of reflected border, rounded to a multiple of 2^J.
     return ((size + 2**J) // 2**J + 1) * 2**J
+
+
+def _fast_padded_size(size: int, J: int) -> int:
+    """Kymatio's padded size widened by 2^J on each side until it has no prime factor above 13: an FFT of a length
+    with a factor 17 or 19 took 3-6x longer per point on the 2-core CPU (MKL) than one of 2^a 3^b ... 13^f.
+    Widening both sides alike keeps the sampling grid, and so the coefficients away from the border."""
+    padded = _padded_size(size, J)
+    while max(_prime_factors(padded)) > 13:
+        padded += 2 ** (J + 1)
+    return padded
+
+
+def _prime_factors(n: int) -> list[int]:
+    factors, p = [1], 2
+    while p * p <= n:
+        while n % p == 0:
+            factors.append(p)
+            n //= p
+        p += 1
+    return factors + ([n] if n > 1 else [])
 
 
 # Blocks where a wavelet's spectrum is below this fraction of its peak are skipped when aliasing (their
@@ -324,10 +344,13 @@ class Scattering2D(nn.Module):
     out_type : {'array', 'list'}, optional
         ``'array'``: one tensor. ``'list'``: Kymatio's list of dicts, one per channel, with the coefficients
         under ``'coef'`` (shape ``(..., M / 2^J, N / 2^J)``) and the path under ``'j'``, ``'theta'``, ``'n'``.
-    padding : {'reflect', 'periodic'}, keyword-only
+    padding : {'reflect', 'periodic', 'fast'}, keyword-only
         ``'reflect'`` pads as Kymatio does and crops the border coefficients; ``'periodic'`` treats the image
         as a torus, with no padding and no crop (for stationary textures; M and N must be multiples of
-        :math:`2^J`).
+        :math:`2^J`); ``'fast'`` reflects as ``'reflect'`` over a border widened to a grid whose FFTs are fast
+        (no prime factor above 13): the same output shape and sampling, coefficients within about 1e-4 of the
+        largest of ``'reflect'``'s from two in from the border, different in the outer ones (the wider
+        reflection reaches them); up to 2x faster where Kymatio's grid has a prime factor 17 or more.
 
     Raises
     ------
@@ -379,8 +402,8 @@ class Scattering2D(nn.Module):
             raise ShapeError(f"The smallest dimension of shape {(M, N)} is too small for J={J}: both sides must be "
                              f"at least 2**J = {2**J}.")
         pre_pad = bool(pre_pad)
-        if padding == "periodic" and pre_pad:
-            raise ValueError("pre_pad=True is for reflect padding; periodic padding adds no border.")
+        if padding != "reflect" and pre_pad:
+            raise ValueError(f"pre_pad=True is for reflect padding, the padding of Kymatio; not with {padding!r}.")
         if padding == "periodic" and (M % 2**J or N % 2**J):
             raise ValueError(f"periodic padding needs both sides of the image to be multiples of 2**J = {2**J}, "
                              f"got shape {(M, N)}.")
@@ -391,7 +414,8 @@ class Scattering2D(nn.Module):
         if padding == "periodic":
             self._padded, self._pad_rows, self._pad_cols, crop = (M, N), None, None, 0
         else:
-            self._padded = (_padded_size(M, J), _padded_size(N, J))
+            size = _fast_padded_size if padding == "fast" else _padded_size
+            self._padded = (size(M, J), size(N, J))
             if pre_pad:
                 self._pad_rows = self._pad_cols = None
             else:
@@ -399,7 +423,8 @@ class Scattering2D(nn.Module):
                 # special case for pad == size does the same).
                 self._pad_rows = self._reflect_index(M, self._padded[0])
                 self._pad_cols = self._reflect_index(N, self._padded[1])
-            crop = 1
+            # one coefficient at each border as Kymatio, and those of the widened border with 'fast'
+            crop = tuple(1 + (p - _padded_size(n, J)) // 2 ** (J + 1) for p, n in zip(self._padded, (M, N)))
         self._M_padded, self._N_padded = self._padded
         bank = filter_bank(*self._padded, self.J, self.L, crop)
         self._blocks, self._scales = {}, {}
