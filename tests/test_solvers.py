@@ -54,6 +54,33 @@ def test_minimize_finds_the_minimum_of_a_quadratic():
     assert torch.allclose(result.image, target.clamp_min(0), atol=1e-3)
 
 
+def test_lbfgs_evaluates_each_accepted_point_once_and_matches_torch():
+    b = torch.randn(30, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+    def f(x):
+        return torch.sum(torch.sqrt(1 + (x - b) ** 2)) + 0.1 * torch.sum(x ** 4)
+
+    calls = []
+    result = minimize(lambda x: calls.append(1) or f(x), torch.zeros(30, dtype=torch.float64), iters=15, tol=0)
+    x = torch.zeros(30, dtype=torch.float64, requires_grad=True)
+    plain = torch.optim.LBFGS([x], lr=1, max_iter=1, max_eval=25, history_size=20, line_search_fn="strong_wolfe",
+                              tolerance_grad=0.0, tolerance_change=0.0)
+    evaluations = []
+
+    def closure():
+        plain.zero_grad()
+        value = f(x)
+        value.backward()
+        evaluations.append(1)
+        return value
+
+    for _ in range(15):
+        plain.step(closure)
+    assert torch.equal(result.image, x.detach())
+    assert len(calls) <= 0.6 * len(evaluations)
+    assert result.objective[-1] < result.objective[1] - 1  # every iteration's line search may search
+
+
 def test_result_records_history_stops_on_callback_and_tolerance():
     x = data.shepp_logan(32)
     A = Downsample(x.shape, 2)

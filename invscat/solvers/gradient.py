@@ -9,6 +9,7 @@ import torch
 from invscat.solvers.result import Monitor, SolverResult, as_tensor, check_weight, starting_point
 
 GRADIENT_METHODS = ("lbfgs", "adam")
+LINE_SEARCH_EVALUATIONS = 24  # at most, per L-BFGS iteration (torch's default with its max_iter=20)
 
 
 def minimize(objective: Callable[[torch.Tensor], torch.Tensor], x0, *, method: str = "lbfgs", iters: int = 100,
@@ -55,18 +56,32 @@ def minimize(objective: Callable[[torch.Tensor], torch.Tensor], x0, *, method: s
     x = start.detach().clone().requires_grad_(True)
     monitor = Monitor(name or method, iters, tol=tol, reference=reference, callback=callback, progress=progress)
     if method == "lbfgs":
-        # torch's own gradient and change tolerances are absolute; stopping is left to the monitor's relative tol
-        optimizer = torch.optim.LBFGS([x], lr=lr or 1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe",
-                                      tolerance_grad=0.0, tolerance_change=0.0)
+        # torch's own gradient and change tolerances are absolute; stopping is left to the monitor's relative tol.
+        # max_eval: torch's default for max_iter=1 (1) leaves its line search no evaluation beyond the first trial
+        # step, so an iteration whose unit step failed the Wolfe conditions did not move.
+        optimizer = torch.optim.LBFGS([x], lr=lr or 1.0, max_iter=1, max_eval=LINE_SEARCH_EVALUATIONS + 1,
+                                      history_size=20, line_search_fn="strong_wolfe", tolerance_grad=0.0,
+                                      tolerance_change=0.0)
     else:
         optimizer = torch.optim.Adam([x], lr=lr or 0.01)
     decay = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(iters, 1))
              if schedule == "cosine" and method == "adam" else None)
 
+    recent = []  # L-BFGS: the latest (point, value, gradient) evaluations
+
     def closure():
+        # torch's L-BFGS, stepped one iteration at a time, starts each step by evaluating the point its previous
+        # line search accepted (and had evaluated): served from here, that halves the evaluations
+        for point, value, gradient in recent:
+            if torch.equal(point, x):
+                x.grad = gradient.clone()
+                return value
         optimizer.zero_grad(set_to_none=True)
         value = objective(x)
         value.backward()
+        if method == "lbfgs":
+            recent.insert(0, (x.detach().clone(), value.detach(), x.grad.detach().clone()))
+            del recent[3:]
         return value
 
     for _ in range(monitor.iters):
