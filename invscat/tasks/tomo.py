@@ -123,7 +123,7 @@ class Tomography(Task):
     @property
     def scattering_iters(self):
         # L-BFGS iterations of the scattering method, on the training images: over a full arc the mean PSNR peaks
-        # by 30 iterations (30 and 45 views: within 0.01 dB of 100 from 30 on), a missing wedge keeps gaining to 100
+        # by 30 iterations (30 and 45 views: within 0.01 dB of 100 from 30 on), a missing wedge keeps gaining to 200
         full = self.arc >= (180 if self.geometry == "parallel" else 360)
         return DEFAULT_ITERS["scattering"] if full else LIMITED_ANGLE_ITERS
 
