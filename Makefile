@@ -48,7 +48,8 @@ estimators: $(BIN)/invscat
 	$(BIN)/invscat fit tomo --views 90 --arc 120 -o $(PRETRAINED)/tomo_parallel_90views_120deg_128px_183det.pt
 	$(BIN)/invscat fit deblur --sigma 2 -o $(PRETRAINED)/deblur_sigma2.pt
 	$(BIN)/invscat fit tomo --views 30 --family --kind convolutional --count 800 --synthetic 480 \
-		--scales 256 --scales 384 --scales 640 --epochs 30 -o $(PRETRAINED)/tomo_parallel_any.pt
+		--scales 256 --scales 384 --scales 640 --epochs 30 -o $(PRETRAINED)/tomo_parallel_any_cnn.pt
+	$(BIN)/python benchmarks/tune_ensemble.py --store
 
 clean:
 	rm -rf $(VENV) results docs/_build docs/generated docs/auto_examples docs/cli.rst

@@ -10,9 +10,9 @@ phantoms with seeds never used in training):
   - CT, 30 views over 180 degrees, 256x256 (no estimator fitted for it);   target: TV + 0.5 dB
 and, on the first three, a lower spectrum error (above the measurement's cut-off) than TV.
 
-Estimators: the shipped ones (``invscat/estimators/pretrained``): the ridge of the exact setting where one ships,
-the convolutional one of the setting or of the family (CT: ``tomo_parallel_any.pt``); ``--convolutional
-CASE=FILE`` measures another file (each with the weights stored in it).
+Estimators: the shipped ones (``invscat/estimators/pretrained``), one row per kind (ensemble, convolutional, ridge:
+the first that ships for the setting or, CT, its family), each with the weights stored in it; the target is judged
+on the one ``--method scattering`` uses by default. ``--convolutional CASE=FILE`` measures another network.
 
     python benchmarks/scattering_routes.py [--write] [--cases ct30 ct120 sr4 ct45 ct256] [--convolutional sr4=F]
 """
@@ -28,7 +28,7 @@ import numpy as np
 
 from invscat import metrics
 from invscat.estimators import ScatteringEstimator
-from invscat.estimators.pretrained import DIRECTORY
+from invscat.estimators import pretrained
 from invscat.tasks import SuperResolution, Tomography
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -45,20 +45,23 @@ CASES = {
 }
 
 
-def estimators(task, convolutional_file=None) -> dict:
-    """The shipped estimators a case can use: {'ridge': ..., 'convolutional': ...} (those that exist), the
-    convolutional one replaced by ``convolutional_file`` if given."""
+def estimators(task, convolutional_file=None) -> tuple[dict, str]:
+    """The shipped estimators a case can use, one per kind ({'ensemble': ..., 'convolutional': ..., 'ridge': ...},
+    those that ship for the setting or its family), the convolutional one replaced by ``convolutional_file`` if
+    given; and the kind ``method='scattering'`` uses by default."""
     found = {}
-    exact = DIRECTORY / task.estimator_filename()
-    family = DIRECTORY / (task.family_filename() or "none")
-    convolutional = DIRECTORY / task.estimator_filename().replace(".pt", "_cnn.pt")
-    if exact.is_file():
-        found["ridge"] = ScatteringEstimator.load(exact)
-    for path in (convolutional_file, convolutional, family):
-        if path is not None and Path(path).is_file():
-            found["convolutional"] = ScatteringEstimator.load(path)
-            break
-    return found
+    for kind in pretrained.KINDS:
+        options = pretrained.candidates(task, kind)
+        if options:
+            path, expected = options[0]
+            found[kind] = ScatteringEstimator.load(path, **expected)
+    default = next(kind for kind in pretrained.KINDS if pretrained.candidates(task, kind)[:1] ==
+                   pretrained.candidates(task)[:1])
+    if convolutional_file is not None:
+        found["convolutional"] = ScatteringEstimator.load(convolutional_file)
+        if found["convolutional"].metadata.get("family"):
+            found["convolutional"].metadata = {**task.family_metadata(), "family": True}
+    return found, default
 
 
 def cutoff(task, size: int) -> float:
@@ -69,9 +72,7 @@ def cutoff(task, size: int) -> float:
 
 def run_case(key: str, convolutional_file=None, oracle: bool = True) -> tuple[str, dict]:
     title, task, size, need = CASES[key]
-    found = estimators(task, convolutional_file)
-    if "convolutional" in found and found["convolutional"].metadata.get("family"):
-        found["convolutional"].metadata = {**task.family_metadata(), "family": True}
+    found, default = estimators(task, convolutional_file)
     scores = {}
     columns = test_images(size, isinstance(task, Tomography))
     for name, truth in columns.items():
@@ -103,13 +104,12 @@ def run_case(key: str, convolutional_file=None, oracle: bool = True) -> tuple[st
         lines.append(f"| {label} | " + " | ".join(f"{p:.2f} / {s:.3f}" for p, s, _ in rows)
                      + f" | **{means[label]:.2f}** / {np.mean([s for _, s, _ in rows]):.3f} | "
                        f"{np.mean([e for _, _, e in rows]):.3f} | {clock} |")
-    best = max((k for k in means if k.startswith("scattering")), key=means.get, default=None)
-    if best is not None:
-        gain = means[best] - means["tv"]
-        spectrum = {k: np.mean([e for _, _, e in v]) for k, v in scores.items() if not k.startswith("time")}
-        lines += ["", f"Best estimator: {best}, **{gain:+.2f} dB** over TV (target {need:+.1f} dB: "
-                      f"{'met' if gain >= need else 'not met'}); spectrum error {spectrum[best]:.3f} vs TV's "
-                      f"{spectrum['tv']:.3f} ({'lower' if spectrum[best] < spectrum['tv'] else 'not lower'})."]
+    chosen = f"scattering ({default})"
+    gain = means[chosen] - means["tv"]
+    spectrum = {k: np.mean([e for _, _, e in v]) for k, v in scores.items() if not k.startswith("time")}
+    lines += ["", f"`--method scattering` (its default estimator, the {default}): **{gain:+.2f} dB** over TV (target "
+                  f"{need:+.1f} dB: {'met' if gain >= need else 'not met'}); spectrum error {spectrum[chosen]:.3f} vs "
+                  f"TV's {spectrum['tv']:.3f} ({'lower' if spectrum[chosen] < spectrum['tv'] else 'not lower'})."]
     return "\n".join(lines) + "\n", means
 
 

@@ -16,7 +16,7 @@ import typer
 
 from invscat.io import InvscatError, atomic_path, load_image
 
-ESTIMATOR_KINDS = ("convolutional", "ridge")  # as invscat.estimators.pretrained.KINDS (not imported: startup time)
+ESTIMATOR_KINDS = ("ensemble", "convolutional", "ridge")  # invscat.estimators.pretrained.KINDS (not imported: startup)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Imaging inverse problems with the wavelet scattering transform.")
@@ -248,8 +248,8 @@ SCHEDULER_OPTION = typer.Option(None, "--scheduler", help="For a stack: address 
                                 "(tcp://host:8786) to use instead of a local cluster.")
 RESUME_OPTION = typer.Option(False, "--resume", help="For a stack: skip the slices already complete in the output.")
 ESTIMATOR_OPTION = typer.Option(None, help="Scattering estimator for --method scattering: a file from `invscat "
-                                "fit`, or 'convolutional' / 'ridge' for the shipped one of that kind; default: the "
-                                "best shipped for the task.")
+                                "fit`, or 'ensemble' / 'convolutional' / 'ridge' for the shipped one of that kind; "
+                                "default: the best shipped for the task.")
 
 
 def _reconstruct(task, input: Path, output: Path, method: str, *, simulate: bool, colour: bool, seed: int,
@@ -583,6 +583,7 @@ class TaskKind(str, Enum):
 class EstimatorKind(str, Enum):
     ridge = "ridge"
     convolutional = "convolutional"
+    ensemble = "ensemble"
 
 
 @command
@@ -605,7 +606,9 @@ def fit(
     J: int = typer.Option(2, "--J", help="Scattering scales of the estimator."),
     radius: int = typer.Option(1, help="ridge: neighbourhood radius, in scattering positions."),
     kind: EstimatorKind = typer.Option(EstimatorKind.ridge, "--kind", help="ridge (the papers' linear estimator, "
-                                       "in seconds) or convolutional (a residual CNN trained for --epochs)."),
+                                       "in seconds), convolutional (a residual CNN trained for --epochs) or "
+                                       "ensemble (both, their predictions averaged)."),
+    network_share: float = typer.Option(0.7, help="ensemble: the network's weight (the ridge has the rest)."),
     synthetic: int = typer.Option(0, help="Procedural images added to the crops (ellipses, polygons, textured "
                                   "dead leaves, head-like phantoms, stationary textures)."),
     epochs: int = typer.Option(30, help="convolutional: training epochs."),
@@ -634,9 +637,10 @@ def fit(
     if output.suffix != ".pt":
         raise InvscatError(f"{output}: the estimator file must end in .pt.")
     check_outputs([output])
-    if count < 2 or size < 2 ** (J + 2) or J < 1 or radius < 0 or synthetic < 0 or epochs < 1:
+    if (count < 2 or size < 2 ** (J + 2) or J < 1 or radius < 0 or synthetic < 0 or epochs < 1
+            or not 0 <= network_share <= 1):
         raise InvscatError(f"impossible parameters: need --count >= 2, --J >= 1, --radius >= 0, --synthetic >= 0, "
-                           f"--epochs >= 1 and --size >= {2 ** (J + 2)} for J={J}.")
+                           f"--epochs >= 1, --network-share in [0, 1] and --size >= {2 ** (J + 2)} for J={J}.")
     _check_noise(noise)
     if kernel != "gaussian" and task is not TaskKind.superres:
         raise InvscatError("--kernel is the super-resolution model's blur; deblur's is a Gaussian of --sigma.")
@@ -650,7 +654,7 @@ def fit(
     if any(side < size for side in scales):
         raise InvscatError(f"impossible parameters: every --scales side must be at least the --size {size}.")
     options = dict(size=size, J=J, radius=radius, seed=seed, kind=kind.value, synthetic=synthetic, epochs=epochs,
-                   uncertainty=uncertainty, scales=tuple(scales))
+                   uncertainty=uncertainty, scales=tuple(scales), network_share=network_share)
     with contextlib.ExitStack() as stack:
         if workers is not None or scheduler is not None:
             from invscat.stacks import dask_client
@@ -674,11 +678,15 @@ def fit(
                               "trained_on": fitted}
     estimator.save(output)
     if not quiet:
-        errors = estimator.validation_error
-        what, error = ((f"ridge {estimator.ridge:g}", errors[estimator.ridge]) if kind is EstimatorKind.ridge
-                       else ("convolutional", errors["network"]))
-        typer.echo(f"wrote {output}: {what}; validation error of the scattering {errors['identity']:.4f} (TV) -> "
-                   f"{error:.4f} (estimated), {time.perf_counter() - start:.1f} s")
+        members = estimator.members if kind is EstimatorKind.ensemble else [estimator]
+        reports = []
+        for member in members:
+            errors = member.validation_error
+            what, error = ((f"ridge {member.ridge:g}", errors[member.ridge]) if "network" not in errors
+                           else ("convolutional", errors["network"]))
+            reports.append(f"{what}; validation error of the scattering {errors['identity']:.4f} (TV) -> "
+                           f"{error:.4f} (estimated)")
+        typer.echo(f"wrote {output}: {' and '.join(reports)}; {time.perf_counter() - start:.1f} s")
 
 
 class Method(str, Enum):

@@ -25,3 +25,14 @@ def kymatio_scattering(J, shape, L=8, max_order=2):
 
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def blurred_pairs(count=40, size=32, seed=0):
+    """(first, truth) training pairs for scattering estimators: dead-leaves images and their Gaussian blur."""
+    from scipy.ndimage import gaussian_filter
+
+    from invscat import data
+
+    rng = np.random.default_rng(seed)
+    truth = np.stack([data.dead_leaves(size, seed=int(s)) for s in rng.integers(0, 10 ** 6, count)])
+    return np.stack([gaussian_filter(x, 1.5) for x in truth]).astype(np.float32), truth

@@ -6,18 +6,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import blurred_pairs
 from invscat import data
 from invscat.cli import app
 from invscat.estimators import ConvolutionalEstimator, ScatteringEstimator
 from invscat.tasks import SuperResolution, Tomography
-
-
-def blurred_pairs(count=40, size=32, seed=0):
-    from scipy.ndimage import gaussian_filter
-
-    rng = np.random.default_rng(seed)
-    truth = np.stack([data.dead_leaves(size, seed=int(s)) for s in rng.integers(0, 10 ** 6, count)])
-    return np.stack([gaussian_filter(x, 1.5) for x in truth]).astype(np.float32), truth
 
 
 @pytest.mark.slow
@@ -144,10 +137,11 @@ def test_the_uncertainty_head_weights_the_regulariser(tmp_path):
 
 
 def test_shipped_estimators_are_chosen_best_first_and_by_kind(tmp_path, monkeypatch):
-    """The exact setting's estimators (convolutional, then ridge), then the family's; a kind picks one."""
+    """The exact setting's estimators (ensemble, convolutional, ridge), then the family's in the same order; a
+    kind picks one."""
     import shutil
 
-    from invscat.estimators import pretrained
+    from invscat.estimators import EnsembleEstimator, pretrained
 
     task = Tomography(views=30)
     ridge = pretrained.DIRECTORY / task.estimator_filename()
@@ -158,14 +152,20 @@ def test_shipped_estimators_are_chosen_best_first_and_by_kind(tmp_path, monkeypa
     family = ConvolutionalEstimator(J=2, L=8, width=8, depth=2,
                                     metadata={"task": "tomo", "geometry": "parallel", "family": True})
     family.fit(first, truth, epochs=1)
-    family.save(tmp_path / "tomo_parallel_any.pt")
+    family.save(tmp_path / "tomo_parallel_any_cnn.pt")
     assert type(task.load_estimator()) is ScatteringEstimator  # the exact setting's ridge before the family
     assert isinstance(task.load_estimator("convolutional"), ConvolutionalEstimator)
+    assert isinstance(Tomography(views=45).load_estimator(), ConvolutionalEstimator)  # no ridge for 45 views
+    EnsembleEstimator([ScatteringEstimator.load(ridge), family], metadata=family.metadata).save(
+        tmp_path / "tomo_parallel_any_ensemble.pt")
+    assert isinstance(Tomography(views=45).load_estimator(), EnsembleEstimator)
+    assert isinstance(Tomography(views=45).load_estimator("convolutional"), ConvolutionalEstimator)
     family.metadata = task.metadata()
     family.save(tmp_path / (ridge.stem + "_cnn.pt"))
     assert isinstance(task.load_estimator(), ConvolutionalEstimator)
+    EnsembleEstimator([ScatteringEstimator.load(ridge), family]).save(tmp_path / (ridge.stem + "_ensemble.pt"))
+    assert isinstance(task.load_estimator(), EnsembleEstimator)
     assert type(task.load_estimator("ridge")) is ScatteringEstimator
-    assert isinstance(Tomography(views=45).load_estimator(), ConvolutionalEstimator)  # no ridge for 45 views
     with pytest.raises(ValueError, match="no ridge scattering estimator ships"):
         Tomography(views=45).load_estimator("ridge")
     with pytest.raises(ValueError, match="unknown estimator kind"):

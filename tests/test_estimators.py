@@ -102,8 +102,9 @@ def test_oracle_target_improves_on_its_start():
 
 
 @pytest.mark.parametrize("name", ["superres_x2.pt", "superres_x4.pt", "deblur_sigma2.pt",
-                                  "tomo_parallel_30views_180deg_128px_183det.pt", "tomo_parallel_any.pt",
-                                  "tomo_parallel_90views_120deg_128px_183det.pt"])
+                                  "tomo_parallel_30views_180deg_128px_183det.pt", "tomo_parallel_any_cnn.pt",
+                                  "tomo_parallel_30views_180deg_128px_183det_ensemble.pt",
+                                  "tomo_parallel_any_ensemble.pt", "tomo_parallel_90views_120deg_128px_183det.pt"])
 def test_the_default_tasks_ship_an_estimator(name):
     assert name in pretrained.available()
 
@@ -114,11 +115,12 @@ def test_a_setting_without_an_estimator_says_how_to_fit_one():
 
 
 def test_any_parallel_geometry_has_an_estimator():
-    """The CT family estimator serves the settings no exact estimator was fitted for."""
-    from invscat.estimators import ConvolutionalEstimator
+    """The CT family estimators serve the settings no exact estimator was fitted for: the ensemble by default."""
+    from invscat.estimators import ConvolutionalEstimator, EnsembleEstimator
 
     for task in (Tomography(views=45), Tomography(views=30, size=256), Tomography(views=60, arc=150)):
-        assert isinstance(pretrained.load(task), ConvolutionalEstimator)
+        assert isinstance(pretrained.load(task), EnsembleEstimator)
+        assert isinstance(pretrained.load(task, "convolutional"), ConvolutionalEstimator)
 
 
 def test_scattering_beats_tv_on_sparse_view_shepp_logan():

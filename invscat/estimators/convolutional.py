@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from invscat.estimators.scattering import ScatteringEstimator
+from invscat.estimators.scattering import ScatteringEstimator, lam_weights
 
 FORMAT = "invscat.ConvolutionalEstimator"
 FORMAT_VERSION = 1
@@ -237,23 +237,18 @@ class ConvolutionalEstimator(ScatteringEstimator):
 
     # -- persistence ------------------------------------------------------------------------------------
 
-    def save(self, path) -> None:
-        """Save the trained estimator (network, scales, scattering parameters, metadata) to a torch file."""
+    def state(self) -> dict:
+        """What :meth:`save` writes: network, scales, scattering parameters and metadata."""
         if not self.fitted:
             raise ValueError("the estimator has not been fitted yet; call fit() first.")
-        from invscat.io import atomic_path
-
-        state = {"format": FORMAT, "version": FORMAT_VERSION,
-                 "scattering": {"J": self.J, "L": self.L, "max_order": self.max_order},
-                 "network": {"width": self.width, "depth": self.depth, "uncertainty": self.uncertainty},
-                 "metadata": self.metadata,
-                 "weights": {k: v.float() for k, v in self.network.state_dict().items()},
-                 "channel_scale": self.channel_scale.float(), "input_mean": self.input_mean.float(),
-                 "input_scale": self.input_scale.float(), "lam": self.lam, "tv_weight": self.tv_weight,
-                 "validation_error": {str(k): v for k, v in self.validation_error.items()}}
-        with atomic_path(path) as temporary:
-            with open(temporary, "wb") as f:
-                torch.save(state, f)
+        return {"format": FORMAT, "version": FORMAT_VERSION,
+                "scattering": {"J": self.J, "L": self.L, "max_order": self.max_order},
+                "network": {"width": self.width, "depth": self.depth, "uncertainty": self.uncertainty},
+                "metadata": self.metadata,
+                "weights": {k: v.float() for k, v in self.network.state_dict().items()},
+                "channel_scale": self.channel_scale.float(), "input_mean": self.input_mean.float(),
+                "input_scale": self.input_scale.float(), "lam": self.lam, "tv_weight": self.tv_weight,
+                "validation_error": {str(k): v for k, v in self.validation_error.items()}}
 
     @classmethod
     def from_state(cls, path, state: dict) -> "ConvolutionalEstimator":
@@ -282,10 +277,6 @@ class ConvolutionalEstimator(ScatteringEstimator):
         estimator.channel_scale = state["channel_scale"].double()
         estimator.input_mean, estimator.input_scale = state["input_mean"].float(), state["input_scale"].float()
         estimator.validation_error = dict(state.get("validation_error") or {})
-        for key in ("lam", "tv_weight"):
-            value = state.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0):
-                raise ValueError(f"{path}: a malformed estimator file: {key!r} must be a number >= 0 or None.")
-            setattr(estimator, key, value)
+        estimator.lam, estimator.tv_weight = lam_weights(path, state)
         estimator.network.eval()
         return estimator

@@ -20,22 +20,24 @@ def available() -> list[str]:
     return sorted(p.name for p in DIRECTORY.glob("*.pt"))
 
 
-KINDS = ("convolutional", "ridge")
+# The kinds of shipped estimator, best first, and the suffix of their files' names (NAME_ensemble.pt, ...)
+KINDS = {"ensemble": "_ensemble", "convolutional": "_cnn", "ridge": ""}
 
 
 def candidates(task, kind: str | None = None) -> list[tuple[Path, dict]]:
     """(file, metadata it must match) of the shipped estimators that could serve ``task``, best first: those
-    fitted for the exact setting, the convolutional one (``NAME_cnn.pt``) before the ridge (``NAME.pt``, the
-    papers' linear baseline), then the convolutional one fitted across the task's family (CT:
-    ``tomo_parallel_any.pt``, for any number of views, arc and size); ``kind`` keeps one kind."""
+    fitted for the exact setting (``NAME_ensemble.pt``, the ridge and the network averaged; ``NAME_cnn.pt``, the
+    convolutional one; ``NAME.pt``, the ridge, the papers' linear baseline), then those fitted across the task's
+    family in the same order (CT: ``tomo_parallel_any_ensemble.pt`` ..., for any number of views, arc and
+    size); ``kind`` keeps one kind."""
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown estimator kind {kind!r}; expected one of {', '.join(KINDS)} or a file.")
-    exact = DIRECTORY / filename(task)
-    found = [("convolutional", exact.with_name(exact.stem + "_cnn.pt"), task.metadata()),
-             ("ridge", exact, task.metadata())]
+    settings = [(filename(task), task.metadata())]
     if task.family_filename() is not None:
-        found.append(("convolutional", DIRECTORY / task.family_filename(), task.family_metadata()))
-    return [(path, expected) for name, path, expected in found if kind in (None, name) and path.is_file()]
+        settings.append((task.family_filename(), task.family_metadata()))
+    found = [(DIRECTORY / name.replace(".pt", f"{suffix}.pt"), expected)
+             for name, expected in settings for key, suffix in KINDS.items() if kind in (None, key)]
+    return [(path, expected) for path, expected in found if path.is_file()]
 
 
 def load(task, kind: str | None = None) -> ScatteringEstimator:

@@ -213,16 +213,21 @@ class ScatteringEstimator:
 
     # -- persistence --------------------------------------------------------------------------------------
 
-    def save(self, path) -> None:
-        """Save the fitted estimator (weights, scattering parameters, metadata) to a torch file."""
+    def state(self) -> dict:
+        """What :meth:`save` writes: the fitted estimator as a dict of plain values and tensors."""
         if self.weights is None:
             raise ValueError("the estimator has not been fitted yet; call fit() first.")
-        state = {"format": "invscat.ScatteringEstimator", "version": FORMAT_VERSION,
-                 "scattering": {"J": self.J, "L": self.L, "max_order": self.max_order},
-                 "radius": self.radius, "log": False, "metadata": self.metadata,
-                 "weights": self.weights.float(), "ridge": self.ridge,
-                 "channel_scale": self.channel_scale.float(), "lam": self.lam, "tv_weight": self.tv_weight,
-                 "validation_error": {str(k): v for k, v in self.validation_error.items()}}
+        return {"format": "invscat.ScatteringEstimator", "version": FORMAT_VERSION,
+                "scattering": {"J": self.J, "L": self.L, "max_order": self.max_order},
+                "radius": self.radius, "log": False, "metadata": self.metadata,
+                "weights": self.weights.float(), "ridge": self.ridge,
+                "channel_scale": self.channel_scale.float(), "lam": self.lam, "tv_weight": self.tv_weight,
+                "validation_error": {str(k): v for k, v in self.validation_error.items()}}
+
+    def save(self, path) -> None:
+        """Save the fitted estimator (its :meth:`state`: weights, scattering parameters, metadata) to a torch
+        file, atomically."""
+        state = self.state()
         from invscat.io import atomic_path
 
         with atomic_path(path) as temporary:
@@ -231,8 +236,9 @@ class ScatteringEstimator:
 
     @classmethod
     def load(cls, path, **expected) -> "ScatteringEstimator":
-        """Load an estimator saved by :meth:`save`: a ridge, or a
-        :class:`~invscat.estimators.convolutional.ConvolutionalEstimator`.
+        """Load an estimator saved by :meth:`save`: a ridge, a
+        :class:`~invscat.estimators.convolutional.ConvolutionalEstimator` or an
+        :class:`~invscat.estimators.ensemble.EnsembleEstimator`.
 
         Parameters
         ----------
@@ -248,23 +254,32 @@ class ScatteringEstimator:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception:
             raise ValueError(f"{path}: not an invscat estimator file (it could not be read).") from None
-        if isinstance(state, dict) and state.get("format") == "invscat.ConvolutionalEstimator":
-            from invscat.estimators.convolutional import ConvolutionalEstimator
-
-            estimator = ConvolutionalEstimator.from_state(path, state)
-            estimator.check(str(path), **expected)
-            return estimator
-        if not isinstance(state, dict) or state.get("format") != "invscat.ScatteringEstimator":
-            raise ValueError(f"{path}: not an invscat scattering estimator.")
-        if state.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: estimator format version {state.get('version')} is not supported "
-                             f"(this invscat reads version {FORMAT_VERSION}); refit it with `invscat fit`.")
-        if state.get("log"):
-            raise ValueError(f"{path}: a log-domain estimator, which this invscat no longer reads; refit it with "
-                             "`invscat fit`.")
-        estimator = _from_state(path, state, cls)
+        estimator = from_state(path, state)
         estimator.check(str(path), **expected)
         return estimator
+
+
+def from_state(path, state) -> ScatteringEstimator:
+    """The estimator of any kind a saved :meth:`~ScatteringEstimator.state` describes (``path`` names it in
+    errors)."""
+    kind = state.get("format") if isinstance(state, dict) else None
+    if kind == "invscat.ConvolutionalEstimator":
+        from invscat.estimators.convolutional import ConvolutionalEstimator
+
+        return ConvolutionalEstimator.from_state(path, state)
+    if kind == "invscat.EnsembleEstimator":
+        from invscat.estimators.ensemble import EnsembleEstimator
+
+        return EnsembleEstimator.from_state(path, state)
+    if kind != "invscat.ScatteringEstimator":
+        raise ValueError(f"{path}: not an invscat scattering estimator.")
+    if state.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: estimator format version {state.get('version')} is not supported "
+                         f"(this invscat reads version {FORMAT_VERSION}); refit it with `invscat fit`.")
+    if state.get("log"):
+        raise ValueError(f"{path}: a log-domain estimator, which this invscat no longer reads; refit it with "
+                         "`invscat fit`.")
+    return _from_state(path, state, ScatteringEstimator)
 
 
 def _field(path, state: dict, key: str, kinds, what: str):
@@ -302,12 +317,19 @@ def _from_state(path, state: dict, cls) -> "ScatteringEstimator":
     estimator.channel_scale = state["channel_scale"].double()
     estimator.ridge = _field(path, state, "ridge", number, "a number")
     estimator.validation_error = _field(path, state, "validation_error", dict, "a dict")
+    estimator.lam, estimator.tv_weight = lam_weights(path, state)
+    return estimator
+
+
+def lam_weights(path, state: dict) -> tuple[float | None, float | None]:
+    """The saved (lam, tv_weight) of an estimator, each a number >= 0 or None."""
+    values = []
     for key in ("lam", "tv_weight"):
         value = state.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, number) or not value >= 0):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0):
             raise ValueError(f"{path}: a malformed estimator file: {key!r} must be a number >= 0 or None.")
-        setattr(estimator, key, value)
-    return estimator
+        values.append(value)
+    return values[0], values[1]
 
 
 def _normalised(value):

@@ -1,0 +1,103 @@
+"""Choose the CT ensembles' share and prior weight on VALIDATION images, and build the shipped ensemble files.
+
+The ensemble (:class:`invscat.estimators.EnsembleEstimator`) averages the shipped 30-view ridge and the shipped
+parallel-beam convolutional network (``tomo_parallel_any_cnn.pt``). For each case (30 views at 128x128, the
+exact setting; 45 views at 128x128 and 30 views at 256x256, served by the family) and each network share and
+weight of the scattering prior (lam, relative to ||A||^2), the mean PSNR gain of ``method='scattering'`` over TV
+on the validation images: three training photographs, scikit-image's ``cell`` (in no image set) and one image of
+each procedural generator with a seed never used in training (30000+). A share of 0 is the ridge alone, 1 the
+network alone. The test images (data.TEST_IMAGES) never enter.
+
+With --store, the ensembles with the chosen share and lam are written to invscat/estimators/pretrained: the exact
+30-view setting's (``..._ensemble.pt``, lam chosen on the 30-view case) and the family's
+(``tomo_parallel_any_ensemble.pt``, lam chosen on the family's two cases together).
+
+    python benchmarks/tune_ensemble.py [--cases ct30 ct45 ct256] [--shares 0 0.3 0.5 0.7 1] [--lams 1e-4 2e-4 3e-4]
+                                       [--store --share 0.7 --lam 2e-4 --family-lam 2e-4]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import functools
+
+import numpy as np
+
+from invscat import data, metrics
+from invscat.estimators import EnsembleEstimator, ScatteringEstimator, pretrained
+from invscat.tasks import Tomography
+
+CASES = {"ct30": (Tomography(views=30, size=128), 128), "ct45": (Tomography(views=45, size=128), 128),
+         "ct256": (Tomography(views=30, size=256), 256)}
+VALIDATION_PHOTOS = ("astronaut", "coffee", "chelsea", "cell")
+
+
+def validation_images(size: int) -> dict:
+    """The validation images at ``size``: photographs (never the test images) and unseen procedural images."""
+    images = {name: data.load_sample(name, size) for name in VALIDATION_PHOTOS}
+    for k, (name, make) in enumerate(data.GENERATORS.items()):
+        images[f"{name}#{30000 + k}"] = make(size, seed=30000 + k)
+    assert not set(images) & set(data.TEST_IMAGES)
+    return images
+
+
+@functools.lru_cache(maxsize=1)
+def members() -> tuple[ScatteringEstimator, ScatteringEstimator]:
+    """The shipped 30-view ridge and the shipped parallel-beam network."""
+    ridge = ScatteringEstimator.load(pretrained.DIRECTORY / Tomography(views=30, size=128).estimator_filename())
+    return ridge, ScatteringEstimator.load(pretrained.DIRECTORY / "tomo_parallel_any_cnn.pt")
+
+
+def ensemble(share: float, lam: float, metadata: dict) -> EnsembleEstimator:
+    ridge, network = members()
+    combined = EnsembleEstimator([ridge, network], [1 - share, share], metadata=metadata)
+    combined.lam = lam
+    return combined
+
+
+def gains(case: str, shares, lams) -> dict:
+    """{(share, lam): [PSNR gain over TV per validation image]}, printed image by image."""
+    task, size = CASES[case]
+    family = {**task.family_metadata(), "family": True}
+    rows = {}
+    for name, truth in validation_images(size).items():
+        _, y = task.simulate(truth, 0)
+        tv = metrics.psnr(task.reconstruct(y, "tv").image, truth)
+        for share in shares:
+            for lam in lams:
+                image = task.reconstruct(y, "scattering", estimator=ensemble(share, lam, family)).image
+                rows.setdefault((share, lam), []).append(metrics.psnr(image, truth) - tv)
+        print(f"{case} {name}: TV {tv:.2f}; " + ", ".join(f"{s:g}/{l:g} {v[-1]:+.2f}" for (s, l), v in rows.items()),
+              flush=True)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--shares", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7, 1.0])
+    parser.add_argument("--lams", type=float, nargs="+", default=[1e-4, 2e-4, 3e-4])
+    parser.add_argument("--store", action="store_true", help="only write the shipped ensembles (no measurement)")
+    parser.add_argument("--share", type=float, default=0.7, help="with --store: the network's share")
+    parser.add_argument("--lam", type=float, default=2e-4, help="with --store: the 30-view ensemble's lam")
+    parser.add_argument("--family-lam", type=float, default=2e-4, help="with --store: the family ensemble's lam")
+    args = parser.parse_args()
+    if args.store:
+        exact = Tomography(views=30, size=128)
+        ensemble(args.share, args.lam, members()[0].metadata).save(
+            pretrained.DIRECTORY / exact.estimator_filename().replace(".pt", "_ensemble.pt"))
+        ensemble(args.share, args.family_lam, members()[1].metadata).save(
+            pretrained.DIRECTORY / "tomo_parallel_any_ensemble.pt")
+        return
+    tables = {case: gains(case, args.shares, args.lams) for case in args.cases}
+    print("\n| network share | lam | " + " | ".join(args.cases) + " |")
+    print("|---|---|" + "---:|" * len(args.cases))
+    for share in args.shares:
+        for lam in args.lams:
+            print(f"| {share:g} | {lam:g} | " + " | ".join(f"{np.mean(tables[c][share, lam]):+.3f}"
+                                                       for c in args.cases) + " |")
+
+
+if __name__ == "__main__":
+    main()
