@@ -86,3 +86,11 @@ def test_fit_an_ensemble_from_the_command_line(tmp_path):
     result = CliRunner().invoke(app, ["fit", "tomo", "--kind", "ensemble", "--network-share", "2", "-o",
                                       str(tmp_path / "x.pt")])
     assert result.exit_code == 2 and "--network-share in [0, 1]" in result.output
+
+
+def test_asking_for_a_kind_that_does_not_ship_says_how_to_fit_it():
+    from invscat.estimators import pretrained
+    from invscat.tasks import SuperResolution
+
+    with pytest.raises(ValueError, match="no ensemble scattering estimator ships .* --factor 4 --kind ensemble -o"):
+        pretrained.load(SuperResolution(4), "ensemble")

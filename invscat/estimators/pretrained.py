@@ -46,7 +46,8 @@ def load(task, kind: str | None = None) -> ScatteringEstimator:
     found = candidates(task, kind)
     if not found:
         what = f"no {kind} scattering estimator" if kind else "no scattering estimator"
+        options = task.fit_options() + (f" --kind {kind}" if kind not in (None, "ridge") else "")
         raise ValueError(f"{what} ships for this setting ({Path(filename(task)).stem}); fit one with "
-                         f"`invscat fit {task.fit_options()} -o estimator.pt` and pass --estimator estimator.pt.")
+                         f"`invscat fit {options} -o estimator.pt` and pass --estimator estimator.pt.")
     path, expected = found[0]
     return ScatteringEstimator.load(path, **expected)
