@@ -126,13 +126,14 @@ class ConvolutionalEstimator(ScatteringEstimator):
         rows, cols = (-images.shape[-2]) % step, (-images.shape[-1]) % step
         return F.pad(images[:, None], (0, cols, 0, rows), mode="replicate")[:, 0] if rows or cols else images
 
-    def predict(self, first) -> torch.Tensor:
-        """Predicted scattering coefficients (B, C, h, w) of the true images behind first reconstructions."""
+    def predict(self, first, scattering: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted scattering coefficients (B, C, h, w) of the true images behind first reconstructions (their
+        own ``scattering``, if already computed, is not computed again)."""
         if not self.fitted:
             raise ValueError("the estimator has not been fitted yet; call fit() first.")
         t = first if isinstance(first, torch.Tensor) else torch.as_tensor(np.asarray(first, np.float32))
         t = t.reshape(-1, *t.shape[-2:]).float()
-        s = self.scatter(t).float()
+        s = (self.scatter(t) if scattering is None else scattering).float()
         self.network.to(t.device).eval()
         with torch.no_grad():
             return self._correct(self._padded(t), s)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from invscat.estimators.scattering import ScatteringEstimator, from_state, lam_weights
@@ -74,9 +75,13 @@ class EnsembleEstimator(ScatteringEstimator):
     def fit(self, *args, **kwargs):
         raise ValueError("an ensemble is made of fitted estimators; fit its members, then combine them.")
 
-    def predict(self, first) -> torch.Tensor:
-        """The weighted mean of the members' predicted coefficients (B, C, h, w)."""
-        return sum(w * member.predict(first) for w, member in zip(self.weights, self.members))
+    def predict(self, first, scattering: torch.Tensor | None = None) -> torch.Tensor:
+        """The weighted mean of the members' predicted coefficients (B, C, h, w); the first reconstructions'
+        scattering is computed once for all members."""
+        t = first if isinstance(first, torch.Tensor) else torch.as_tensor(np.asarray(first, np.float32))
+        t = t.reshape(-1, *t.shape[-2:]).float()
+        s = self.scatter(t) if scattering is None else scattering
+        return sum(w * member.predict(t, scattering=s) for w, member in zip(self.weights, self.members))
 
     def state(self) -> dict:
         """What :meth:`save` writes: the members' states, the weights, metadata and tuned prior weights."""

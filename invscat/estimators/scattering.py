@@ -191,11 +191,12 @@ class ScatteringEstimator:
         self.channel_scale = (total["truth_sq"] / count - (total["truth_sum"] / count) ** 2).clamp_min(1e-20).sqrt()
         return self
 
-    def predict(self, first) -> torch.Tensor:
-        """Predicted scattering coefficients (B, C, h, w) of the true images behind first reconstructions."""
+    def predict(self, first, scattering: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted scattering coefficients (B, C, h, w) of the true images behind first reconstructions; their
+        own ``scattering`` (:meth:`scatter`), when already computed, is not computed again."""
         if self.weights is None:
             raise ValueError("the estimator has not been fitted yet; call fit() first.")
-        s = self.scatter(first)
+        s = self.scatter(first) if scattering is None else scattering.double()
         correction = (self._features(s) @ self.weights.to(s.device)).reshape(s.shape[0], *s.shape[2:], -1)
         return (s + correction.permute(0, 3, 1, 2)).float()
 
