@@ -56,6 +56,27 @@ def test_save_load_round_trip_and_malformed_files(tmp_path):
         ScatteringEstimator.load(tmp_path / "bad.pt")
 
 
+def test_dilated_networks_see_further_and_survive_a_round_trip(tmp_path):
+    """With dilations (1, 2, 1) a cell's prediction depends on cells 4 away (1 + 2 + 1), without them on 3."""
+    first, truth = blurred_pairs(count=4, size=64)
+    estimator = ConvolutionalEstimator(J=2, L=4, width=8, depth=3, dilations=(1, 2, 1)).fit(first, truth, epochs=1)
+    for layer in estimator.network.layers:
+        torch.nn.init.normal_(layer.weight, std=0.3)
+    image = torch.as_tensor(first[:1])
+    nudged = image.clone()
+    nudged[..., 8 * 4:8 * 4 + 4, 8 * 4:8 * 4 + 4] += 1.0  # cell (8, 8) of the input grid
+    change = (estimator.network(estimator._inputs(nudged, estimator.scatter(image).float()))
+              - estimator.network(estimator._inputs(image, estimator.scatter(image).float()))).abs().sum((0, 1))
+    assert change[8, 4] > 0 and change[8, 3] == 0
+    path = tmp_path / "dilated.pt"
+    estimator.save(path)
+    loaded = ScatteringEstimator.load(path)
+    assert loaded.dilations == (1, 2, 1)
+    torch.testing.assert_close(loaded.predict(first[:2]), estimator.predict(first[:2]))
+    with pytest.raises(ValueError, match="dilations must be 3 integers"):
+        ConvolutionalEstimator(depth=3, dilations=(1, 2))
+
+
 def test_a_family_estimator_serves_any_geometry_of_its_family(tmp_path):
     first, truth = blurred_pairs(count=4)
     estimator = ConvolutionalEstimator(J=2, L=4, width=8, depth=2,

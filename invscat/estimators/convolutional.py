@@ -31,13 +31,16 @@ FORMAT_VERSION = 1
 
 class ResidualNetwork(nn.Module):
     """``depth`` 3x3 convolutions (replicate padding) of ``width`` channels with ReLUs, the last one zero, so an
-    untrained network predicts no correction."""
+    untrained network predicts no correction; ``dilations`` (one per convolution, all 1 by default) widen the
+    receptive field without more weights (Yu & Koltun 2016)."""
 
-    def __init__(self, inputs: int, outputs: int, width: int = 64, depth: int = 5):
+    def __init__(self, inputs: int, outputs: int, width: int = 64, depth: int = 5,
+                 dilations: tuple[int, ...] | None = None):
         super().__init__()
         sizes = [inputs] + [width] * (depth - 1) + [outputs]
-        self.layers = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1, padding_mode="replicate")
-                                    for a, b in zip(sizes[:-1], sizes[1:]))
+        dilations = dilations or (1,) * depth
+        self.layers = nn.ModuleList(nn.Conv2d(a, b, 3, padding=d, dilation=d, padding_mode="replicate")
+                                    for a, b, d in zip(sizes[:-1], sizes[1:], dilations))
         nn.init.zeros_(self.layers[-1].weight)
         nn.init.zeros_(self.layers[-1].bias)
 
@@ -56,7 +59,11 @@ class ConvolutionalEstimator(ScatteringEstimator):
         Scattering parameters of the target (reflect padding, as Kymatio).
     width, depth : int
         Channels of the hidden layers and number of convolutions (the receptive field is 2 depth + 1
-        scattering cells, i.e. (2 depth + 1) 2^J pixels).
+        scattering cells, i.e. (2 depth + 1) 2^J pixels, without dilations).
+    dilations : tuple of int, optional
+        The dilation of each convolution (``depth`` of them; all 1 by default). The receptive field is
+        1 + 2 sum(dilations) cells: (1, 2, 4, 8, 4, 2, 1) sees 43 cells, all of a 128x128 image at J=2, so the
+        network can follow a streak across the image.
     uncertainty : bool
         Also predict each coefficient's error variance (a second head trained by the Gaussian likelihood), which
         :meth:`confidence` turns into per-coefficient weights of the regulariser: ambiguous texture coefficients
@@ -77,11 +84,14 @@ class ConvolutionalEstimator(ScatteringEstimator):
     """
 
     def __init__(self, J: int = 2, L: int = 8, max_order: int = 2, width: int = 64, depth: int = 5,
-                 uncertainty: bool = False, metadata: dict | None = None):
+                 uncertainty: bool = False, metadata: dict | None = None, dilations: tuple[int, ...] | None = None):
         super().__init__(J, L, max_order, radius=0, metadata=metadata)
         if min(width, depth) < 1 or depth < 2:
             raise ValueError(f"the network needs a width >= 1 and a depth >= 2, got {width} and {depth}.")
+        if dilations is not None and (len(dilations) != depth or min(dilations) < 1):
+            raise ValueError(f"dilations must be {depth} integers >= 1 (one per convolution), got {dilations}.")
         self.width, self.depth, self.uncertainty = int(width), int(depth), bool(uncertainty)
+        self.dilations = tuple(int(d) for d in dilations) if dilations is not None else None
         self.network = self._new_network()
         self.input_mean = self.input_scale = None
         self.history: list[dict] = []
@@ -100,7 +110,7 @@ class ConvolutionalEstimator(ScatteringEstimator):
 
     def _new_network(self) -> ResidualNetwork:
         outputs = self.n_channels * (2 if self.uncertainty else 1)
-        return ResidualNetwork(self.n_channels + 4 ** self.J, outputs, self.width, self.depth)
+        return ResidualNetwork(self.n_channels + 4 ** self.J, outputs, self.width, self.depth, self.dilations)
 
     def _outputs(self, first: torch.Tensor, s_first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(predicted scattering, log-variance of its error in units of sigma_c^2, or None)."""
@@ -244,7 +254,8 @@ class ConvolutionalEstimator(ScatteringEstimator):
             raise ValueError("the estimator has not been fitted yet; call fit() first.")
         return {"format": FORMAT, "version": FORMAT_VERSION,
                 "scattering": {"J": self.J, "L": self.L, "max_order": self.max_order},
-                "network": {"width": self.width, "depth": self.depth, "uncertainty": self.uncertainty},
+                "network": {"width": self.width, "depth": self.depth, "uncertainty": self.uncertainty,
+                            "dilations": list(self.dilations) if self.dilations else None},
                 "metadata": self.metadata,
                 "weights": {k: v.float() for k, v in self.network.state_dict().items()},
                 "channel_scale": self.channel_scale.float(), "input_mean": self.input_mean.float(),
@@ -262,7 +273,9 @@ class ConvolutionalEstimator(ScatteringEstimator):
             J, L, order = (int(state["scattering"][k]) for k in ("J", "L", "max_order"))
             width, depth = int(state["network"]["width"]), int(state["network"]["depth"])
             uncertainty = bool(state["network"].get("uncertainty", False))
-            estimator = cls(J, L, order, width, depth, uncertainty, metadata=dict(state["metadata"]))
+            dilations = state["network"].get("dilations")
+            estimator = cls(J, L, order, width, depth, uncertainty, metadata=dict(state["metadata"]),
+                            dilations=tuple(int(d) for d in dilations) if dilations else None)
             estimator.network.load_state_dict({k: v.float() for k, v in state["weights"].items()})
             C, inputs = estimator.n_channels, estimator.n_channels + 4 ** J
             tensors = {"channel_scale": C, "input_mean": inputs, "input_scale": inputs}
