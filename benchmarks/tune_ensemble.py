@@ -13,6 +13,7 @@ With --store, the ensembles with the chosen share and lam are written to invscat
 (``tomo_parallel_any_ensemble.pt``, lam chosen on the family's two cases together).
 
     python benchmarks/tune_ensemble.py [--cases ct30 ct45 ct256] [--shares 0 0.3 0.5 0.7 1] [--lams 1e-4 2e-4 3e-4]
+                                       [--network CANDIDATE.pt]
                                        [--store --share 0.7 --lam 2e-4 --family-lam 2e-4]
 """
 
@@ -42,21 +43,24 @@ def validation_images(size: int) -> dict:
     return images
 
 
+NETWORK = pretrained.DIRECTORY / "tomo_parallel_any_cnn.pt"
+
+
 @functools.lru_cache(maxsize=1)
-def members() -> tuple[ScatteringEstimator, ScatteringEstimator]:
-    """The shipped 30-view ridge and the shipped parallel-beam network."""
+def members(network: str = str(NETWORK)) -> tuple[ScatteringEstimator, ScatteringEstimator]:
+    """The shipped 30-view ridge and a parallel-beam network (the shipped one by default)."""
     ridge = ScatteringEstimator.load(pretrained.DIRECTORY / Tomography(views=30, size=128).estimator_filename())
-    return ridge, ScatteringEstimator.load(pretrained.DIRECTORY / "tomo_parallel_any_cnn.pt")
+    return ridge, ScatteringEstimator.load(network)
 
 
-def ensemble(share: float, lam: float, metadata: dict) -> EnsembleEstimator:
-    ridge, network = members()
+def ensemble(share: float, lam: float, metadata: dict, network: str = str(NETWORK)) -> EnsembleEstimator:
+    ridge, network = members(network)
     combined = EnsembleEstimator([ridge, network], [1 - share, share], metadata=metadata)
     combined.lam = lam
     return combined
 
 
-def gains(case: str, shares, lams) -> dict:
+def gains(case: str, shares, lams, network: str = str(NETWORK)) -> dict:
     """{(share, lam): [PSNR gain over TV per validation image]}, printed image by image."""
     task, size = CASES[case]
     family = {**task.family_metadata(), "family": True}
@@ -66,7 +70,7 @@ def gains(case: str, shares, lams) -> dict:
         tv = metrics.psnr(task.reconstruct(y, "tv").image, truth)
         for share in shares:
             for lam in lams:
-                image = task.reconstruct(y, "scattering", estimator=ensemble(share, lam, family)).image
+                image = task.reconstruct(y, "scattering", estimator=ensemble(share, lam, family, network)).image
                 rows.setdefault((share, lam), []).append(metrics.psnr(image, truth) - tv)
         print(f"{case} {name}: TV {tv:.2f}; " + ", ".join(f"{s:g}/{l:g} {v[-1]:+.2f}" for (s, l), v in rows.items()),
               flush=True)
@@ -78,6 +82,7 @@ def main():
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--shares", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7, 1.0])
     parser.add_argument("--lams", type=float, nargs="+", default=[1e-4, 2e-4, 3e-4])
+    parser.add_argument("--network", default=str(NETWORK), help="the network to measure (default: the shipped one)")
     parser.add_argument("--store", action="store_true", help="only write the shipped ensembles (no measurement)")
     parser.add_argument("--share", type=float, default=0.7, help="with --store: the network's share")
     parser.add_argument("--lam", type=float, default=2e-4, help="with --store: the 30-view ensemble's lam")
@@ -90,7 +95,7 @@ def main():
         ensemble(args.share, args.family_lam, members()[1].metadata).save(
             pretrained.DIRECTORY / "tomo_parallel_any_ensemble.pt")
         return
-    tables = {case: gains(case, args.shares, args.lams) for case in args.cases}
+    tables = {case: gains(case, args.shares, args.lams, args.network) for case in args.cases}
     print("\n| network share | lam | " + " | ".join(args.cases) + " |")
     print("|---|---|" + "---:|" * len(args.cases))
     for share in args.shares:
