@@ -618,6 +618,13 @@ def fit(
                                      "whose inverse weights the prior."),
     scales: list[int] = typer.Option([384], "--scales", help="Sides the builtin images are resized to before "
                                      "cropping (repeat for crops at several scales)."),
+    larger: list[int] = typer.Option([], "--larger", help="Also simulate training images of this side (a multiple "
+                                     "of --size) and cut them into tiles: the estimator learns larger images' "
+                                     "artefacts (repeatable)."),
+    dilations: list[int] = typer.Option([], "--dilations", help="convolutional: the dilation of each of the "
+                                        "network's convolutions (one per layer, repeated; e.g. 1 2 4 8 4 2 1 with "
+                                        "--depth 7)."),
+    depth: int = typer.Option(5, help="convolutional: number of convolutions."),
     seed: int = typer.Option(0, help="Seed of the crops, the noise and the validation split."),
     quiet: bool = QUIET_OPTION,
     workers: Optional[int] = typer.Option(None, "--workers", help="Spread the training reconstructions over a "
@@ -653,8 +660,15 @@ def fit(
     start = time.perf_counter()
     if any(side < size for side in scales):
         raise InvscatError(f"impossible parameters: every --scales side must be at least the --size {size}.")
+    if any(side <= size or side % size for side in larger):
+        raise InvscatError(f"impossible parameters: every --larger side must be a multiple of the --size {size} "
+                           f"above it.")
+    if depth < 2 or (dilations and (len(dilations) != depth or min(dilations) < 1)):
+        raise InvscatError(f"impossible parameters: --depth must be >= 2 and --dilations, if given, {depth} "
+                           f"integers >= 1 (one per convolution).")
     options = dict(size=size, J=J, radius=radius, seed=seed, kind=kind.value, synthetic=synthetic, epochs=epochs,
-                   uncertainty=uncertainty, scales=tuple(scales), network_share=network_share)
+                   uncertainty=uncertainty, scales=tuple(scales), network_share=network_share, depth=depth,
+                   dilations=tuple(dilations) or None, larger=tuple(larger))
     with contextlib.ExitStack() as stack:
         if workers is not None or scheduler is not None:
             from invscat.stacks import dask_client

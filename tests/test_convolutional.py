@@ -77,6 +77,27 @@ def test_dilated_networks_see_further_and_survive_a_round_trip(tmp_path):
         ConvolutionalEstimator(depth=3, dilations=(1, 2))
 
 
+def test_larger_training_images_are_reconstructed_at_their_size_and_tiled(monkeypatch):
+    from invscat.tasks import fit
+
+    images = np.arange(2 * 64 * 64, dtype=np.float32).reshape(2, 64, 64)
+    np.testing.assert_array_equal(fit._tiles(images, 32)[1], images[0, :32, 32:])
+    np.testing.assert_array_equal(fit._tiles(images, 32)[6], images[1, 32:, :32])
+    sizes, pairs = [], {}
+    reconstruct = Tomography.first_reconstruction
+    monkeypatch.setattr(Tomography, "first_reconstruction",
+                        lambda task, y: sizes.append(task.size) or reconstruct(task, y))
+    monkeypatch.setattr(ConvolutionalEstimator, "fit", lambda self, first, truth, **_: pairs.update(
+        first=first, truth=truth) or self)
+    fit.fit_estimator(Tomography(views=8, size=32), count=8, kind="convolutional", larger=(64,), scales=(64,))
+    assert set(sizes) == {32, 64}
+    base = 8 + int(8 * Tomography.training_phantoms)
+    extra = 1 + int(Tomography.training_phantoms)  # ceil(8 / (4 * 4)) images of 64x64, four tiles each
+    assert pairs["first"].shape == pairs["truth"].shape == (base + 4 * extra, 32, 32)
+    with pytest.raises(ValueError, match="multiples of the crop size 32"):
+        fit.fit_estimator(Tomography(views=8, size=32), count=8, larger=(48,))
+
+
 def test_a_family_estimator_serves_any_geometry_of_its_family(tmp_path):
     first, truth = blurred_pairs(count=4)
     estimator = ConvolutionalEstimator(J=2, L=4, width=8, depth=2,
@@ -111,14 +132,16 @@ def test_training_images_mix_crops_at_several_scales_and_procedural_images():
 def test_fit_convolutional_from_the_command_line(tmp_path):
     output = tmp_path / "cnn.pt"
     result = CliRunner().invoke(app, ["fit", "tomo", "--size", "32", "--views", "10", "--count", "6", "--synthetic",
-                                      "4", "--kind", "convolutional", "--epochs", "2", "-o", str(output)])
+                                      "4", "--kind", "convolutional", "--epochs", "2", "--depth", "3", "--dilations",
+                                      "1", "--dilations", "2", "--dilations", "1", "--larger", "64", "-o", str(output)])
     assert result.exit_code == 0, result.output
     assert "convolutional; validation error" in result.output
     estimator = ScatteringEstimator.load(output, task="tomo", views=10, size=32)
-    assert isinstance(estimator, ConvolutionalEstimator)
-    result = CliRunner().invoke(app, ["fit", "tomo", "--kind", "convolutional", "--epochs", "0", "-o",
-                                      str(tmp_path / "x.pt")])
-    assert result.exit_code == 2 and "--epochs >= 1" in result.output
+    assert isinstance(estimator, ConvolutionalEstimator) and estimator.dilations == (1, 2, 1)
+    for bad, message in ((["--epochs", "0"], "--epochs >= 1"), (["--larger", "48"], "multiple of the --size 128"),
+                         (["--dilations", "2"], "--dilations, if given, 5 integers")):
+        result = CliRunner().invoke(app, ["fit", "tomo", "--kind", "convolutional", *bad, "-o", str(tmp_path / "x.pt")])
+        assert result.exit_code == 2 and message in result.output, result.output
 
 
 @pytest.mark.slow

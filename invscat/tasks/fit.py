@@ -9,6 +9,7 @@ reconstructions.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -85,8 +86,9 @@ def _grey(image: np.ndarray) -> np.ndarray:
 def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *, size: int | None = None, J: int = 2,
                   radius: int = 1, batch: int = 16, seed: int = 0, kind: str = "ridge", synthetic: int = 0,
                   scales: tuple[int, ...] = (384,), epochs: int = 30, width: int = 64, depth: int = 5,
-                  uncertainty: bool = False, network_share: float = 0.7,
-                  progress: Callable[..., None] | None = None, client=None) -> ScatteringEstimator:
+                  uncertainty: bool = False, network_share: float = 0.7, dilations: tuple[int, ...] | None = None,
+                  larger: tuple[int, ...] = (), progress: Callable[..., None] | None = None,
+                  client=None) -> ScatteringEstimator:
     """Fit a scattering estimator for ``task`` on crops of ``images``: the ridge
     (:class:`~invscat.estimators.ScatteringEstimator`), a :class:`~invscat.estimators.ConvolutionalEstimator`, or
     both on the same pairs, averaged (:class:`~invscat.estimators.EnsembleEstimator`).
@@ -115,8 +117,13 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
     synthetic, scales
         Procedural training images added to the crops, and the sides the builtin images are cropped at
         (:func:`training_images`).
-    epochs, width, depth, uncertainty
+    epochs, width, depth, uncertainty, dilations
         The convolutional estimator (:class:`ConvolutionalEstimator` and its ``fit``).
+    larger : tuple of int
+        Sides of larger training images, simulated and reconstructed at their own size (the task at that size) and
+        cut into ``size`` x ``size`` tiles, so that the estimator also learns the artefacts of larger images (CT's
+        streaks at 256x256 are not those at 128x128); each side adds tiles for about a quarter of ``count`` and
+        ``synthetic``. Multiples of ``size``.
     progress : callable, optional
         Called as ``progress(done, total, stage)`` after every batch of reconstructions (stage
         'reconstructions') and every training epoch ('epochs').
@@ -132,35 +139,48 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
     check_seed(seed)
     size = task.training_size if size is None else check_count("training crop size", size, 2 ** (J + 2))
     task.operator((size, size))  # refuses a crop size the forward model cannot take, before any work
-    truth = training_images(images, size, count, int(count * task.training_phantoms), seed, synthetic=synthetic,
-                            scales=tuple(scales))
+    if any(side % size for side in larger):
+        raise ValueError(f"the larger training images' sides must be multiples of the crop size {size}, got {larger}.")
+    sets = [(task, training_images(images, size, count, int(count * task.training_phantoms), seed,
+                                   synthetic=synthetic, scales=tuple(scales)))]
+    for k, side in enumerate(larger):
+        tiles = (side // size) ** 2
+        crops = -(-count // (4 * tiles))
+        sets.append((_at_size(task, side),
+                     training_images(images, side, crops, int(crops * task.training_phantoms), seed + 1 + k,
+                                     synthetic=-(-synthetic // (4 * tiles)),
+                                     scales=tuple(max(scale, side) for scale in scales))))
     metadata = {**task.metadata(), "noise": float(task.noise)}
-    held = np.random.default_rng(seed).random(len(truth)) < 0.2
-    held[0] = False
-    starts = range(0, len(truth), batch)
-    if kind == "ridge":
-        settings = dict(J=J, radius=radius, metadata=metadata)
-        jobs = [(batch_sums, task, settings, truth[start:start + batch], held[start:start + batch],
-                 seed + 1000 + start) for start in starts]
-    else:
-        jobs = [(first_reconstructions, task, truth[start:start + batch], seed + 1000 + start) for start in starts]
+    settings = dict(J=J, radius=radius, metadata=metadata)
+    jobs, truth_tiles, offset = [], [], 0
+    for job_task, truth in sets:
+        held = np.random.default_rng(seed + offset).random(len(truth)) < 0.2
+        held[0] = False
+        for start in range(0, len(truth), batch):
+            part, noise_seed = truth[start:start + batch], seed + 1000 + offset + start
+            jobs.append((batch_sums, job_task, settings, part, held[start:start + batch], size, noise_seed)
+                        if kind == "ridge" else (first_reconstructions, job_task, part, size, noise_seed))
+        truth_tiles.append(_tiles(truth, size))
+        offset += len(truth)
+    truth = np.concatenate(truth_tiles)
     if client is None:
         parts = (job[0](*job[1:]) for job in jobs)
     else:
         futures = [client.submit(*job, pure=False) for job in jobs]
         parts = (future.result() for future in futures)  # in batch order: the same result as the serial loop
     results = []
-    for start, part in zip(starts, parts):
+    for done, part in enumerate(parts, 1):
         results.append(part)
         if progress is not None:
-            progress(min(start + batch, len(truth)), len(truth), "reconstructions")
+            progress(done, len(jobs), "reconstructions")
     if kind == "ridge":
         estimator = ScatteringEstimator(**settings)
         for part in results:
             estimator.add_sums(part)
         return estimator.fit()
     first = np.concatenate(results)
-    network = ConvolutionalEstimator(J=J, width=width, depth=depth, uncertainty=uncertainty, metadata=metadata)
+    network = ConvolutionalEstimator(J=J, width=width, depth=depth, uncertainty=uncertainty, metadata=metadata,
+                                     dilations=dilations)
     report = None if progress is None else lambda row: progress(row["epoch"], epochs, "epochs")
     network.fit(first, truth, epochs=epochs, seed=seed, progress=report)
     if kind == "convolutional":
@@ -169,15 +189,31 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
     return EnsembleEstimator([ridge, network], [1 - network_share, network_share], metadata)
 
 
-def first_reconstructions(task: Task, truth: np.ndarray, seed: int) -> np.ndarray:
-    """One batch of training pairs' first reconstructions: simulated with ``seed``, reconstructed by TV."""
-    return task.first_reconstruction(task.measure(truth, seed))
+def _at_size(task: Task, side: int) -> Task:
+    """The task for images of ``side`` x ``side`` (tasks whose model depends on the image size have a size)."""
+    fields = {field.name for field in dataclasses.fields(task)} if dataclasses.is_dataclass(task) else set()
+    return dataclasses.replace(task, size=side) if "size" in fields and task.size is not None else task
 
 
-def batch_sums(task: Task, settings: dict, truth: np.ndarray, held: np.ndarray, seed: int) -> dict:
-    """One batch of training pairs: simulate, reconstruct by TV, and return the estimator's normal-equation sums
-    (:meth:`ScatteringEstimator.add_sums` adds them)."""
-    first = first_reconstructions(task, truth, seed)
+def _tiles(images: np.ndarray, size: int) -> np.ndarray:
+    """(B, n size, n size) images cut into (B n^2, size, size) tiles, row by row."""
+    n = images.shape[-1] // size
+    tiles = images.reshape(len(images), n, size, n, size).transpose(0, 1, 3, 2, 4)
+    return np.ascontiguousarray(tiles.reshape(-1, size, size))
+
+
+def first_reconstructions(task: Task, truth: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """One batch of training pairs' first reconstructions: simulated with ``seed``, reconstructed by TV, cut into
+    ``size`` x ``size`` tiles."""
+    return _tiles(task.first_reconstruction(task.measure(truth, seed)), size)
+
+
+def batch_sums(task: Task, settings: dict, truth: np.ndarray, held: np.ndarray, size: int, seed: int) -> dict:
+    """One batch of training pairs: simulate, reconstruct by TV, cut into ``size`` x ``size`` tiles, and return
+    the estimator's normal-equation sums (:meth:`ScatteringEstimator.add_sums` adds them)."""
+    first = first_reconstructions(task, truth, size, seed)
+    tiles = first.shape[0] // truth.shape[0]
+    truth, held = _tiles(truth, size), np.repeat(held, tiles)
     part = ScatteringEstimator(**settings)
     for split, mask in (("train", ~held), ("validation", held)):
         if mask.any():
