@@ -47,8 +47,9 @@ estimators: $(BIN)/invscat
 	$(BIN)/invscat fit tomo --views 30 -o $(PRETRAINED)/tomo_parallel_30views_180deg_128px_183det.pt
 	$(BIN)/invscat fit tomo --views 90 --arc 120 -o $(PRETRAINED)/tomo_parallel_90views_120deg_128px_183det.pt
 	$(BIN)/invscat fit deblur --sigma 2 -o $(PRETRAINED)/deblur_sigma2.pt
-	$(BIN)/invscat fit tomo --views 30 --family --kind convolutional --count 1600 --synthetic 960 \
-		--scales 256 --scales 384 --scales 640 --epochs 30 -o $(PRETRAINED)/tomo_parallel_any_cnn.pt
+	$(BIN)/invscat fit tomo --views 30 --family --kind convolutional --count 1200 --synthetic 720 \
+		--scales 192 --scales 256 --scales 384 --scales 640 --larger 256 --epochs 30 \
+		-o $(PRETRAINED)/tomo_parallel_any_cnn.pt
 	$(BIN)/python benchmarks/tune_ensemble.py --store
 
 clean:
