@@ -625,6 +625,9 @@ def fit(
                                         "network's convolutions (one per layer, repeated; e.g. 1 2 4 8 4 2 1 with "
                                         "--depth 7)."),
     depth: int = typer.Option(5, help="convolutional: number of convolutions."),
+    init: Optional[Path] = typer.Option(None, "--init", help="convolutional, ensemble: start from this network file "
+                                        "(fine-tune, e.g. the family network for one setting)."),
+    learning_rate: float = typer.Option(1e-3, help="convolutional: Adam's initial step (smaller to fine-tune)."),
     seed: int = typer.Option(0, help="Seed of the crops, the noise and the validation split."),
     quiet: bool = QUIET_OPTION,
     workers: Optional[int] = typer.Option(None, "--workers", help="Spread the training reconstructions over a "
@@ -663,12 +666,19 @@ def fit(
     if any(side <= size or side % size for side in larger):
         raise InvscatError(f"impossible parameters: every --larger side must be a multiple of the --size {size} "
                            f"above it.")
+    if not (0 < learning_rate < 1):
+        raise InvscatError(f"impossible parameters: --learning-rate must be in (0, 1), got {learning_rate}.")
+    if init is not None:
+        from invscat.estimators import ScatteringEstimator
+
+        ScatteringEstimator.load(init)  # a missing or malformed file is refused before any work
     if depth < 2 or (dilations and (len(dilations) != depth or min(dilations) < 1)):
         raise InvscatError(f"impossible parameters: --depth must be >= 2 and --dilations, if given, {depth} "
                            f"integers >= 1 (one per convolution).")
     options = dict(size=size, J=J, radius=radius, seed=seed, kind=kind.value, synthetic=synthetic, epochs=epochs,
                    uncertainty=uncertainty, scales=tuple(scales), network_share=network_share, depth=depth,
-                   dilations=tuple(dilations) or None, larger=tuple(larger))
+                   dilations=tuple(dilations) or None, larger=tuple(larger), initial=init,
+                   learning_rate=learning_rate)
     with contextlib.ExitStack() as stack:
         if workers is not None or scheduler is not None:
             from invscat.stacks import dask_client

@@ -77,6 +77,26 @@ def test_dilated_networks_see_further_and_survive_a_round_trip(tmp_path):
         ConvolutionalEstimator(depth=3, dilations=(1, 2))
 
 
+def test_fine_tuning_starts_from_the_initial_network(tmp_path):
+    first, truth = blurred_pairs(count=8)
+    base = ConvolutionalEstimator(J=2, L=4, width=8, depth=2).fit(first, truth, epochs=2)
+    tuned = ConvolutionalEstimator(J=2, L=4, width=8, depth=2).fit(first[:4], truth[:4], epochs=1,
+                                                                   learning_rate=1e-12, initial=base)
+    torch.testing.assert_close(tuned.predict(first[4:]), base.predict(first[4:]))
+    assert tuned.channel_scale is not base.channel_scale
+    with pytest.raises(ValueError, match="the initial network must be fitted and have this estimator's"):
+        ConvolutionalEstimator(J=2, L=4, width=16, depth=2).fit(first, truth, epochs=1, initial=base)
+    ConvolutionalEstimator(J=2, width=8, depth=2).fit(first, truth, epochs=1).save(tmp_path / "base.pt")
+    result = CliRunner().invoke(app, ["fit", "tomo", "--size", "32", "--views", "10", "--count", "4", "--kind",
+                                      "convolutional", "--epochs", "1", "--learning-rate", "1e-4", "--init",
+                                      str(tmp_path / "base.pt"), "-o", str(tmp_path / "tuned.pt")])
+    assert result.exit_code == 0, result.output
+    assert ScatteringEstimator.load(tmp_path / "tuned.pt").width == 8  # the initial network's shape
+    result = CliRunner().invoke(app, ["fit", "tomo", "--kind", "convolutional", "--init", str(tmp_path / "none.pt"),
+                                      "-o", str(tmp_path / "x.pt")])
+    assert result.exit_code == 2 and "no such estimator file" in result.output
+
+
 def test_larger_training_images_are_reconstructed_at_their_size_and_tiled(monkeypatch):
     from invscat.tasks import fit
 

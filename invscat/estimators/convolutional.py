@@ -163,8 +163,8 @@ class ConvolutionalEstimator(ScatteringEstimator):
     # -- training ---------------------------------------------------------------------------------------
 
     def fit(self, first, truth, epochs: int = 30, batch: int = 16, learning_rate: float = 1e-3,
-            validation: float = 0.1, seed: int = 0, progress: Callable[[dict], None] | None = None
-            ) -> "ConvolutionalEstimator":
+            validation: float = 0.1, seed: int = 0, progress: Callable[[dict], None] | None = None,
+            initial: "ConvolutionalEstimator | None" = None) -> "ConvolutionalEstimator":
         """Train on pairs of first reconstructions and true images (B, M, N) by Adam with a cosine schedule, and
         keep the network of the epoch with the lowest validation error.
 
@@ -181,11 +181,20 @@ class ConvolutionalEstimator(ScatteringEstimator):
             Seed of the split, the initialisation and the batch order.
         progress : callable, optional
             Called after every epoch with a dict (epoch, train and validation error, seconds).
+        initial : ConvolutionalEstimator, optional
+            Start from this fitted network (its weights, input normalisation and channel scales) instead of a new
+            one: fine-tuning, e.g. of a family network on a few pairs of one setting (a smaller
+            ``learning_rate`` then suits).
         """
         first = torch.as_tensor(np.asarray(first, np.float32)).reshape(-1, *np.shape(first)[-2:])
         truth = torch.as_tensor(np.asarray(truth, np.float32)).reshape(first.shape)
         if first.shape != truth.shape or len(first) < 2:
             raise ValueError("fit needs at least two pairs of first reconstructions and true images of one shape.")
+        if initial is not None:
+            shape = ("J", "L", "max_order", "width", "depth", "uncertainty", "dilations")
+            if not initial.fitted or any(getattr(initial, k) != getattr(self, k) for k in shape):
+                raise ValueError("the initial network must be fitted and have this estimator's scattering and "
+                                 "network shape (" + ", ".join(f"{k}={getattr(self, k)}" for k in shape) + ").")
         torch.manual_seed(seed)
         self.network = self._new_network()
         s_first = torch.cat([self.scatter(first[k:k + 32]).float() for k in range(0, len(first), 32)])
@@ -200,6 +209,10 @@ class ConvolutionalEstimator(ScatteringEstimator):
         raw = torch.cat([self._inputs(first[train][:256], s_first[train][:256])], dim=0)
         raw = raw.transpose(0, 1).reshape(raw.shape[1], -1)
         self.input_mean, self.input_scale = raw.mean(1), raw.std(1).clamp_min(1e-6)
+        if initial is not None:
+            self.network.load_state_dict(initial.network.state_dict())
+            self.channel_scale = initial.channel_scale.clone()
+            self.input_mean, self.input_scale = initial.input_mean.clone(), initial.input_scale.clone()
         scale = self.channel_scale.float()[:, None, None]
 
         def error(index) -> float:

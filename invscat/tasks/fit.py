@@ -87,7 +87,8 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
                   radius: int = 1, batch: int = 16, seed: int = 0, kind: str = "ridge", synthetic: int = 0,
                   scales: tuple[int, ...] = (384,), epochs: int = 30, width: int = 64, depth: int = 5,
                   uncertainty: bool = False, network_share: float = 0.7, dilations: tuple[int, ...] | None = None,
-                  larger: tuple[int, ...] = (), progress: Callable[..., None] | None = None,
+                  larger: tuple[int, ...] = (), initial: str | Path | None = None,
+                  learning_rate: float = 1e-3, progress: Callable[..., None] | None = None,
                   client=None) -> ScatteringEstimator:
     """Fit a scattering estimator for ``task`` on crops of ``images``: the ridge
     (:class:`~invscat.estimators.ScatteringEstimator`), a :class:`~invscat.estimators.ConvolutionalEstimator`, or
@@ -124,6 +125,9 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
         cut into ``size`` x ``size`` tiles, so that the estimator also learns the artefacts of larger images (CT's
         streaks at 256x256 are not those at 128x128); each side adds tiles for about a quarter of ``count`` and
         ``synthetic``. Multiples of ``size``.
+    initial, learning_rate
+        'convolutional' and 'ensemble': the network file to start from (fine-tuning, e.g. a family network for one
+        setting) and Adam's initial step.
     progress : callable, optional
         Called as ``progress(done, total, stage)`` after every batch of reconstructions (stage
         'reconstructions') and every training epoch ('epochs').
@@ -139,6 +143,12 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
     check_seed(seed)
     size = task.training_size if size is None else check_count("training crop size", size, 2 ** (J + 2))
     task.operator((size, size))  # refuses a crop size the forward model cannot take, before any work
+    network = None if initial is None or kind == "ridge" else ScatteringEstimator.load(initial)
+    if network is not None and not isinstance(network, ConvolutionalEstimator):
+        raise ValueError(f"{initial}: not a convolutional estimator, so no network to start from.")
+    if network is not None:
+        width, depth, dilations, uncertainty = network.width, network.depth, network.dilations, network.uncertainty
+    initial_network = network
     if any(side % size for side in larger):
         raise ValueError(f"the larger training images' sides must be multiples of the crop size {size}, got {larger}.")
     sets = [(task, training_images(images, size, count, int(count * task.training_phantoms), seed,
@@ -182,7 +192,8 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
     network = ConvolutionalEstimator(J=J, width=width, depth=depth, uncertainty=uncertainty, metadata=metadata,
                                      dilations=dilations)
     report = None if progress is None else lambda row: progress(row["epoch"], epochs, "epochs")
-    network.fit(first, truth, epochs=epochs, seed=seed, progress=report)
+    network.fit(first, truth, epochs=epochs, seed=seed, progress=report, initial=initial_network,
+                learning_rate=learning_rate)
     if kind == "convolutional":
         return network
     ridge = ScatteringEstimator(J=J, radius=radius, metadata=metadata).fit(first, truth, seed=seed)
