@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import signal
 import sys
 from enum import Enum
@@ -628,6 +629,10 @@ def fit(
     init: Optional[Path] = typer.Option(None, "--init", help="convolutional, ensemble: start from this network file "
                                         "(fine-tune, e.g. the family network for one setting)."),
     learning_rate: float = typer.Option(1e-3, help="convolutional: Adam's initial step (smaller to fine-tune)."),
+    lam: Optional[float] = typer.Option(None, help="The scattering prior's weight (relative to ||A||^2) stored with "
+                                        "the estimator, which --method scattering then uses (default: the task's)."),
+    tv_weight: Optional[float] = typer.Option(None, help="TV's weight in the scattering method's joint objective "
+                                              "stored with the estimator (default: TV's own)."),
     seed: int = typer.Option(0, help="Seed of the crops, the noise and the validation split."),
     quiet: bool = QUIET_OPTION,
     workers: Optional[int] = typer.Option(None, "--workers", help="Spread the training reconstructions over a "
@@ -666,6 +671,9 @@ def fit(
     if any(side <= size or side % size for side in larger):
         raise InvscatError(f"impossible parameters: every --larger side must be a multiple of the --size {size} "
                            f"above it.")
+    if any(value is not None and not (value > 0 and math.isfinite(value)) for value in (lam, tv_weight)):
+        raise InvscatError(f"impossible parameters: --lam and --tv-weight must be positive, got {lam} and "
+                           f"{tv_weight}.")
     if not (0 < learning_rate < 1):
         raise InvscatError(f"impossible parameters: --learning-rate must be in (0, 1), got {learning_rate}.")
     if init is not None:
@@ -700,6 +708,8 @@ def fit(
         fitted = ", ".join(f"{key} {value}" for key, value in spec.metadata().items() if key != "task")
         estimator.metadata = {**spec.family_metadata(), "family": True, "noise": float(noise),
                               "trained_on": fitted}
+    estimator.lam = lam if lam is not None else estimator.lam
+    estimator.tv_weight = tv_weight if tv_weight is not None else estimator.tv_weight
     estimator.save(output)
     if not quiet:
         members = estimator.members if kind is EstimatorKind.ensemble else [estimator]

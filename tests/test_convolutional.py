@@ -89,12 +89,16 @@ def test_fine_tuning_starts_from_the_initial_network(tmp_path):
     ConvolutionalEstimator(J=2, width=8, depth=2).fit(first, truth, epochs=1).save(tmp_path / "base.pt")
     result = CliRunner().invoke(app, ["fit", "tomo", "--size", "32", "--views", "10", "--count", "4", "--kind",
                                       "convolutional", "--epochs", "1", "--learning-rate", "1e-4", "--init",
-                                      str(tmp_path / "base.pt"), "-o", str(tmp_path / "tuned.pt")])
+                                      str(tmp_path / "base.pt"), "--lam", "1e-4", "--tv-weight", "5e-4", "-o",
+                                      str(tmp_path / "tuned.pt")])
     assert result.exit_code == 0, result.output
-    assert ScatteringEstimator.load(tmp_path / "tuned.pt").width == 8  # the initial network's shape
+    tuned = ScatteringEstimator.load(tmp_path / "tuned.pt")
+    assert tuned.width == 8 and (tuned.lam, tuned.tv_weight) == (1e-4, 5e-4)  # the initial network's shape
     result = CliRunner().invoke(app, ["fit", "tomo", "--kind", "convolutional", "--init", str(tmp_path / "none.pt"),
                                       "-o", str(tmp_path / "x.pt")])
     assert result.exit_code == 2 and "no such estimator file" in result.output
+    result = CliRunner().invoke(app, ["fit", "tomo", "--lam", "-1", "-o", str(tmp_path / "x.pt")])
+    assert result.exit_code == 2 and "--lam and --tv-weight must be positive" in result.output
 
 
 def test_larger_training_images_are_reconstructed_at_their_size_and_tiled(monkeypatch):
