@@ -51,6 +51,9 @@ estimators: $(BIN)/invscat
 		--scales 192 --scales 256 --scales 384 --scales 640 --larger 256 --epochs 30 \
 		-o $(PRETRAINED)/tomo_parallel_any_cnn.pt
 	$(BIN)/python benchmarks/tune_ensemble.py --store
+	$(BIN)/invscat fit tomo --views 90 --arc 120 --kind convolutional --init $(PRETRAINED)/tomo_parallel_any_cnn.pt \
+		--learning-rate 3e-4 --epochs 20 --count 120 --synthetic 72 --scales 256 --scales 384 --scales 640 \
+		--lam 1e-4 --tv-weight 5e-4 -o $(PRETRAINED)/tomo_parallel_90views_120deg_128px_183det_cnn.pt
 
 clean:
 	rm -rf $(VENV) results docs/_build docs/generated docs/auto_examples docs/cli.rst

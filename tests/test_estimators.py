@@ -104,7 +104,8 @@ def test_oracle_target_improves_on_its_start():
 @pytest.mark.parametrize("name", ["superres_x2.pt", "superres_x4.pt", "deblur_sigma2.pt",
                                   "tomo_parallel_30views_180deg_128px_183det.pt", "tomo_parallel_any_cnn.pt",
                                   "tomo_parallel_30views_180deg_128px_183det_ensemble.pt",
-                                  "tomo_parallel_any_ensemble.pt", "tomo_parallel_90views_120deg_128px_183det.pt"])
+                                  "tomo_parallel_any_ensemble.pt", "tomo_parallel_90views_120deg_128px_183det.pt",
+                                  "tomo_parallel_90views_120deg_128px_183det_cnn.pt"])
 def test_the_default_tasks_ship_an_estimator(name):
     assert name in pretrained.available()
 
