@@ -300,7 +300,7 @@ def test_fit_across_workers_equals_the_serial_fit(cluster, tmp_path, one_thread)
 
 def test_ctrl_c_stops_the_local_cluster_and_keeps_completed_slices(sinograms, tmp_path):
     _, stack = sinograms
-    np.save(tmp_path / "in.npy", np.concatenate([stack] * 4))  # 16 slices
+    np.save(tmp_path / "in.npy", np.concatenate([stack] * 16))  # 64 slices: too many to finish before the interrupt
     command = [str(Path(sys.executable).with_name("invscat")), "tomo", str(tmp_path / "in.npy"), "-o",
                str(tmp_path / "v.zarr"), "--workers", "2", "--iters", "3000", "--quiet"]
     run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -319,7 +319,7 @@ def test_ctrl_c_stops_the_local_cluster_and_keeps_completed_slices(sinograms, tm
             time.sleep(0.2)
     volume = zarr.open_array(str(tmp_path / "v.zarr"), mode="r")[:]
     done = ~np.isnan(volume[:, 0, 0])
-    assert 0 < done.sum() < 16 and np.isfinite(volume[done]).all()
+    assert 0 < done.sum() < 64 and np.isfinite(volume[done]).all()
 
 
 def test_a_folder_of_colour_photos(cluster, tmp_path, one_thread):
