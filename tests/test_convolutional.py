@@ -97,6 +97,9 @@ def test_fine_tuning_starts_from_the_initial_network(tmp_path):
     result = CliRunner().invoke(app, ["fit", "tomo", "--kind", "convolutional", "--init", str(tmp_path / "none.pt"),
                                       "-o", str(tmp_path / "x.pt")])
     assert result.exit_code == 2 and "no such estimator file" in result.output
+    result = CliRunner().invoke(app, ["fit", "tomo", "--kind", "convolutional", "--J", "3", "--init",
+                                      str(tmp_path / "base.pt"), "-o", str(tmp_path / "x.pt")])
+    assert result.exit_code == 2 and "a network for J=2, L=8, not the J=3" in result.output
     result = CliRunner().invoke(app, ["fit", "tomo", "--lam", "-1", "-o", str(tmp_path / "x.pt")])
     assert result.exit_code == 2 and "--lam and --tv-weight must be positive" in result.output
 

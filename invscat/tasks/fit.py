@@ -146,6 +146,8 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
     network = None if initial is None or kind == "ridge" else ScatteringEstimator.load(initial)
     if network is not None and not isinstance(network, ConvolutionalEstimator):
         raise ValueError(f"{initial}: not a convolutional estimator, so no network to start from.")
+    if network is not None and (network.J, network.L) != (J, 8):
+        raise ValueError(f"{initial}: a network for J={network.J}, L={network.L}, not the J={J}, L=8 of this fit.")
     if network is not None:
         width, depth, dilations, uncertainty = network.width, network.depth, network.dilations, network.uncertainty
     initial_network = network
