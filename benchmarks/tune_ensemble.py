@@ -13,6 +13,7 @@ With --store, the ensembles with the chosen share and lam are written to invscat
 (``tomo_parallel_any_ensemble.pt``, lam chosen on the family's two cases together).
 
     python benchmarks/tune_ensemble.py [--cases ct30 ct45 ct256] [--shares 0 0.3 0.5 0.7 1] [--lams 1e-4 2e-4 3e-4]
+                                       [--tv-weights 1e-3 5e-4] [--iters 40 100]
                                        [--network CANDIDATE.pt]
                                        [--store --share 0.7 --lam 2e-4 --family-lam 2e-4]
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -53,27 +55,31 @@ def members(network: str = str(NETWORK)) -> tuple[ScatteringEstimator, Scatterin
     return ridge, ScatteringEstimator.load(network)
 
 
-def ensemble(share: float, lam: float, metadata: dict, network: str = str(NETWORK)) -> EnsembleEstimator:
+def ensemble(share: float, lam: float, metadata: dict, network: str = str(NETWORK),
+             tv_weight: float | None = None) -> EnsembleEstimator:
     ridge, network = members(network)
     combined = EnsembleEstimator([ridge, network], [1 - share, share], metadata=metadata)
-    combined.lam = lam
+    combined.lam, combined.tv_weight = lam, tv_weight
     return combined
 
 
-def gains(case: str, shares, lams, network: str = str(NETWORK)) -> dict:
-    """{(share, lam): [PSNR gain over TV per validation image]}, printed image by image."""
+def gains(case: str, shares, lams, network: str = str(NETWORK), tv_weights=(None,), iters=(None,)) -> dict:
+    """{(share, lam, tv_weight, iters): [PSNR gain over TV per validation image]}, printed image by image.
+
+    A tv_weight of None is TV's own weight (the task's default) in the joint objective, iters None the task's
+    L-BFGS iterations."""
     task, size = CASES[case]
     family = {**task.family_metadata(), "family": True}
     rows = {}
     for name, truth in validation_images(size).items():
         _, y = task.simulate(truth, 0)
         tv = metrics.psnr(task.reconstruct(y, "tv").image, truth)
-        for share in shares:
-            for lam in lams:
-                image = task.reconstruct(y, "scattering", estimator=ensemble(share, lam, family, network)).image
-                rows.setdefault((share, lam), []).append(metrics.psnr(image, truth) - tv)
-        print(f"{case} {name}: TV {tv:.2f}; " + ", ".join(f"{s:g}/{l:g} {v[-1]:+.2f}" for (s, l), v in rows.items()),
-              flush=True)
+        for key in itertools.product(shares, lams, tv_weights, iters):
+            image = task.reconstruct(y, "scattering", estimator=ensemble(*key[:2], family, network, key[2]),
+                                     iters=key[3]).image
+            rows.setdefault(key, []).append(metrics.psnr(image, truth) - tv)
+        print(f"{case} {name}: TV {tv:.2f}; " + ", ".join(f"{'/'.join(f'{k:g}' for k in key if k is not None)} "
+                                                          f"{v[-1]:+.2f}" for key, v in rows.items()), flush=True)
     return rows
 
 
@@ -82,6 +88,10 @@ def main():
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--shares", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7, 1.0])
     parser.add_argument("--lams", type=float, nargs="+", default=[1e-4, 2e-4, 3e-4])
+    parser.add_argument("--tv-weights", type=float, nargs="+", default=[None],
+                        help="TV's weights in the joint objective (default: the task's own TV weight)")
+    parser.add_argument("--iters", type=int, nargs="+", default=[None],
+                        help="L-BFGS iterations of the joint solve (default: the task's own)")
     parser.add_argument("--network", default=str(NETWORK), help="the network to measure (default: the shipped one)")
     parser.add_argument("--store", action="store_true", help="only write the shipped ensembles (no measurement)")
     parser.add_argument("--share", type=float, default=0.7, help="with --store: the network's share")
@@ -95,13 +105,14 @@ def main():
         ensemble(args.share, args.family_lam, members()[1].metadata).save(
             pretrained.DIRECTORY / "tomo_parallel_any_ensemble.pt")
         return
-    tables = {case: gains(case, args.shares, args.lams, args.network) for case in args.cases}
-    print("\n| network share | lam | " + " | ".join(args.cases) + " |")
-    print("|---|---|" + "---:|" * len(args.cases))
-    for share in args.shares:
-        for lam in args.lams:
-            print(f"| {share:g} | {lam:g} | " + " | ".join(f"{np.mean(tables[c][share, lam]):+.3f}"
-                                                       for c in args.cases) + " |")
+    tables = {case: gains(case, args.shares, args.lams, args.network, args.tv_weights, args.iters)
+              for case in args.cases}
+    print("\n| network share | lam | TV weight | iterations | " + " | ".join(args.cases) + " |")
+    print("|---|---|---|---|" + "---:|" * len(args.cases))
+    for key in itertools.product(args.shares, args.lams, args.tv_weights, args.iters):
+        print(f"| {key[0]:g} | {key[1]:g} | {'task' if key[2] is None else f'{key[2]:g}'} | "
+              f"{'task' if key[3] is None else key[3]} | "
+              + " | ".join(f"{np.mean(tables[c][key]):+.3f}" for c in args.cases) + " |")
 
 
 if __name__ == "__main__":
