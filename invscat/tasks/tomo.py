@@ -13,7 +13,7 @@ from invscat.checks import check_count
 from invscat.estimators.linear import LearnedFBP
 from invscat.operators.radon import Radon, covered_side, skimage_convention, skimage_side
 from invscat.solvers.tomography import cgls, fbp, sirt
-from invscat.tasks.base import DEFAULT_ITERS, DEFAULT_NOISE, LIMITED_ANGLE_ITERS, Task, noisy
+from invscat.tasks.base import DEFAULT_ITERS, DEFAULT_NOISE, FULL_ARC_ITERS, LIMITED_ANGLE_ITERS, Task, noisy
 
 GEOMETRIES = ("parallel", "fan")
 CONVENTIONS = ("invscat", "skimage")
@@ -122,10 +122,11 @@ class Tomography(Task):
 
     @property
     def scattering_iters(self):
-        # L-BFGS iterations of the scattering method, on the training images: over a full arc the mean PSNR peaks
-        # by 30 iterations (30 and 45 views: within 0.01 dB of 100 from 30 on), a missing wedge keeps gaining to 200
+        # L-BFGS iterations of the scattering method (validation images, benchmarks/tune_ensemble.py --iters): over a
+        # full arc the network's pull on edges keeps gaining to 100 (30 / 45 views, 256x256: +0.09 / +0.06 / +0.09 dB
+        # over 40), a missing wedge to 200
         full = self.arc >= (180 if self.geometry == "parallel" else 360)
-        return DEFAULT_ITERS["scattering"] if full else LIMITED_ANGLE_ITERS
+        return FULL_ARC_ITERS if full else LIMITED_ANGLE_ITERS
 
     @property
     def tv_tolerance(self):
