@@ -52,7 +52,7 @@ estimators: $(BIN)/invscat
 		-o $(PRETRAINED)/tomo_parallel_any_cnn.pt
 	$(BIN)/python benchmarks/tune_ensemble.py --store
 	$(BIN)/invscat fit tomo --views 90 --arc 120 --kind convolutional --init $(PRETRAINED)/tomo_parallel_any_cnn.pt \
-		--learning-rate 3e-4 --epochs 20 --count 120 --synthetic 72 --scales 256 --scales 384 --scales 640 \
+		--learning-rate 3e-4 --epochs 15 --count 360 --synthetic 216 --scales 192 --scales 256 --scales 384 --scales 640 \
 		--lam 1e-4 --tv-weight 5e-4 -o $(PRETRAINED)/tomo_parallel_90views_120deg_128px_183det_cnn.pt
 
 clean:
