@@ -54,6 +54,9 @@ estimators: $(BIN)/invscat
 	$(BIN)/invscat fit tomo --views 90 --arc 120 --kind convolutional --init $(PRETRAINED)/tomo_parallel_any_cnn.pt \
 		--learning-rate 3e-4 --epochs 15 --count 360 --synthetic 216 --scales 192 --scales 256 --scales 384 --scales 640 \
 		--lam 1e-4 --tv-weight 5e-4 -o $(PRETRAINED)/tomo_parallel_90views_120deg_128px_183det_cnn.pt
+	$(BIN)/invscat fit tomo --views 30 --kind restoration --count 800 --synthetic 480 --scales 192 --scales 256 \
+		--scales 384 --scales 640 --epochs 20 --lam 1e-3 \
+		-o $(PRETRAINED)/tomo_parallel_30views_180deg_128px_183det_restoration.pt
 
 clean:
 	rm -rf $(VENV) results docs/_build docs/generated docs/auto_examples docs/cli.rst

@@ -17,7 +17,7 @@ import typer
 
 from invscat.io import InvscatError, atomic_path, load_image
 
-ESTIMATOR_KINDS = ("ensemble", "convolutional", "ridge")  # invscat.estimators.pretrained.KINDS (not imported: startup)
+ESTIMATOR_KINDS = ("restoration", "ensemble", "convolutional", "ridge")  # invscat.estimators.pretrained.KINDS (not imported: startup)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Imaging inverse problems with the wavelet scattering transform.")
@@ -249,7 +249,8 @@ SCHEDULER_OPTION = typer.Option(None, "--scheduler", help="For a stack: address 
                                 "(tcp://host:8786) to use instead of a local cluster.")
 RESUME_OPTION = typer.Option(False, "--resume", help="For a stack: skip the slices already complete in the output.")
 ESTIMATOR_OPTION = typer.Option(None, help="Scattering estimator for --method scattering: a file from `invscat "
-                                "fit`, or 'ensemble' / 'convolutional' / 'ridge' for the shipped one of that kind; "
+                                "fit`, or 'restoration' / 'ensemble' / 'convolutional' / 'ridge' for the shipped one "
+                                "of that kind; "
                                 "default: the best shipped for the task.")
 
 
@@ -585,6 +586,7 @@ class EstimatorKind(str, Enum):
     ridge = "ridge"
     convolutional = "convolutional"
     ensemble = "ensemble"
+    restoration = "restoration"
 
 
 @command
@@ -607,8 +609,9 @@ def fit(
     J: int = typer.Option(2, "--J", help="Scattering scales of the estimator."),
     radius: int = typer.Option(1, help="ridge: neighbourhood radius, in scattering positions."),
     kind: EstimatorKind = typer.Option(EstimatorKind.ridge, "--kind", help="ridge (the papers' linear estimator, "
-                                       "in seconds), convolutional (a residual CNN trained for --epochs) or "
-                                       "ensemble (both, their predictions averaged)."),
+                                       "in seconds), convolutional (a residual CNN trained for --epochs), "
+                                       "ensemble (both, their predictions averaged) or restoration (the scattering "
+                                       "of a U-Net's restored image, trained for --epochs)."),
     network_share: float = typer.Option(0.7, help="ensemble: the network's weight (the ridge has the rest)."),
     synthetic: int = typer.Option(0, help="Procedural images added to the crops (ellipses, polygons, textured "
                                   "dead leaves, head-like phantoms, stationary textures)."),
@@ -717,8 +720,10 @@ def fit(
         for member in members:
             errors = member.validation_error
             what, error = ((f"ridge {member.ridge:g}", errors[member.ridge]) if "network" not in errors
-                           else ("convolutional", errors["network"]))
-            reports.append(f"{what}; validation error of the scattering {errors['identity']:.4f} (TV) -> "
+                           else (kind.value if kind is EstimatorKind.restoration else "convolutional",
+                                 errors["network"]))
+            measure = "pixels" if kind is EstimatorKind.restoration else "scattering"
+            reports.append(f"{what}; validation error of the {measure} {errors['identity']:.4f} (TV) -> "
                            f"{error:.4f} (estimated)")
         typer.echo(f"wrote {output}: {' and '.join(reports)}; {time.perf_counter() - start:.1f} s")
 

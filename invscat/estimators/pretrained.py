@@ -21,13 +21,13 @@ def available() -> list[str]:
 
 
 # The kinds of shipped estimator, best first, and the suffix of their files' names (NAME_ensemble.pt, ...)
-KINDS = {"ensemble": "_ensemble", "convolutional": "_cnn", "ridge": ""}
+KINDS = {"restoration": "_restoration", "ensemble": "_ensemble", "convolutional": "_cnn", "ridge": ""}
 
 
 def candidates(task, kind: str | None = None) -> list[tuple[Path, dict]]:
     """(file, metadata it must match) of the shipped estimators that could serve ``task``, best first: those
-    fitted for the exact setting (``NAME_ensemble.pt``, the ridge and the network averaged; ``NAME_cnn.pt``, the
-    convolutional one; ``NAME.pt``, the ridge, the papers' linear baseline), then those fitted across the task's
+    fitted for the exact setting (``NAME_restoration.pt``, the scattering of a U-Net's restored image;
+    ``NAME_ensemble.pt``, the ridge and the network averaged; ``NAME_cnn.pt``, the convolutional one; ``NAME.pt``, the ridge, the papers' linear baseline), then those fitted across the task's
     family in the same order (CT: ``tomo_parallel_any_ensemble.pt`` ..., for any number of views, arc and
     size); ``kind`` keeps one kind."""
     if kind is not None and kind not in KINDS:

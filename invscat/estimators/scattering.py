@@ -268,6 +268,10 @@ def from_state(path, state) -> ScatteringEstimator:
         from invscat.estimators.convolutional import ConvolutionalEstimator
 
         return ConvolutionalEstimator.from_state(path, state)
+    if kind == "invscat.RestorationEstimator":
+        from invscat.estimators.restoration import RestorationEstimator
+
+        return RestorationEstimator.from_state(path, state)
     if kind == "invscat.EnsembleEstimator":
         from invscat.estimators.ensemble import EnsembleEstimator
 

@@ -18,6 +18,7 @@ import numpy as np
 from invscat import data
 from invscat.estimators.convolutional import ConvolutionalEstimator
 from invscat.estimators.ensemble import EnsembleEstimator
+from invscat.estimators.restoration import RestorationEstimator
 from invscat.estimators.scattering import ScatteringEstimator
 from invscat.noise import check_seed
 from invscat.io import IMAGE_SUFFIXES, InvscatError, load_image
@@ -110,8 +111,9 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
         Pairs per batch of first reconstructions (and normal equations).
     seed : int
         Seed of the crops, the noise and the validation split.
-    kind : {'ridge', 'convolutional', 'ensemble'}
-        The estimator.
+    kind : {'ridge', 'convolutional', 'ensemble', 'restoration'}
+        The estimator (:class:`~invscat.estimators.RestorationEstimator`: the scattering of a U-Net's restored
+        image, trained for ``epochs`` on ``learning_rate``).
     network_share : float
         'ensemble': the convolutional member's weight (the ridge has the rest); 0.7 was best on 30-view CT
         validation images.
@@ -135,8 +137,10 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
         Spread the batches (simulated measurements, first reconstructions, normal-equation sums) over its workers;
         they are combined in batch order, so the estimator is the serial one (to float rounding).
     """
-    if kind not in ("ridge", "convolutional", "ensemble"):
-        raise ValueError(f"unknown estimator kind {kind!r}; expected ridge, convolutional or ensemble.")
+    if kind not in ("ridge", "convolutional", "ensemble", "restoration"):
+        raise ValueError(f"unknown estimator kind {kind!r}; expected ridge, convolutional, ensemble or restoration.")
+    if kind == "restoration" and initial is not None:
+        raise ValueError("a restoration estimator is trained from scratch; --init is for convolutional networks.")
     if not 0 <= network_share <= 1:
         raise ValueError(f"the network's share of an ensemble must be in [0, 1], got {network_share}.")
     count = check_count("number of training crops", count, 2)
@@ -191,9 +195,12 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
             estimator.add_sums(part)
         return estimator.fit()
     first = np.concatenate(results)
+    report = None if progress is None else lambda row: progress(row["epoch"], epochs, "epochs")
+    if kind == "restoration":
+        return RestorationEstimator(J=J, metadata=metadata).fit(first, truth, epochs=epochs, seed=seed,
+                                                                learning_rate=learning_rate, progress=report)
     network = ConvolutionalEstimator(J=J, width=width, depth=depth, uncertainty=uncertainty, metadata=metadata,
                                      dilations=dilations)
-    report = None if progress is None else lambda row: progress(row["epoch"], epochs, "epochs")
     network.fit(first, truth, epochs=epochs, seed=seed, progress=report, initial=initial_network,
                 learning_rate=learning_rate)
     if kind == "convolutional":
