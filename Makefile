@@ -59,6 +59,8 @@ estimators: $(BIN)/invscat
 		-o $(PRETRAINED)/tomo_parallel_30views_180deg_128px_183det_restoration.pt
 	$(BIN)/invscat fit tomo --views 30 --kind restoration --count 800 --synthetic 480 --scales 192 --scales 256 \
 		--scales 384 --scales 640 --epochs 20 --lam 1e-3 --family -o $(PRETRAINED)/tomo_parallel_any_restoration.pt
+	$(BIN)/invscat fit superres --factor 4 --kind restoration --count 800 --synthetic 400 --scales 192 --scales 256 \
+		--scales 384 --scales 640 --epochs 20 --lam 1e-2 -o $(PRETRAINED)/superres_x4_restoration.pt
 
 clean:
 	rm -rf $(VENV) results docs/_build docs/generated docs/auto_examples docs/cli.rst

@@ -116,11 +116,13 @@ def test_a_setting_without_an_estimator_says_how_to_fit_one():
 
 
 def test_any_parallel_geometry_has_an_estimator():
-    """The CT family estimators serve the settings no exact estimator was fitted for: the ensemble by default."""
-    from invscat.estimators import ConvolutionalEstimator, EnsembleEstimator
+    """The CT family estimators serve the settings no exact estimator was fitted for: the restoration estimator by
+    default."""
+    from invscat.estimators import ConvolutionalEstimator, EnsembleEstimator, RestorationEstimator
 
     for task in (Tomography(views=45), Tomography(views=30, size=256), Tomography(views=60, arc=150)):
-        assert isinstance(pretrained.load(task), EnsembleEstimator)
+        assert isinstance(pretrained.load(task), RestorationEstimator)
+        assert isinstance(pretrained.load(task, "ensemble"), EnsembleEstimator)
         assert isinstance(pretrained.load(task, "convolutional"), ConvolutionalEstimator)
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from conftest import blurred_pairs
 from invscat.cli import app
 from invscat.estimators import RestorationEstimator, ScatteringEstimator
-from invscat.tasks import Tomography
+from invscat.tasks import SuperResolution, Tomography
 
 
 def test_an_untrained_network_returns_its_input_and_any_size_works():
@@ -62,6 +62,7 @@ def test_the_shipped_restoration_estimators_come_first_for_their_settings():
     task = Tomography(views=30)
     assert isinstance(task.load_estimator(), RestorationEstimator)
     assert type(task.load_estimator("ridge")) is ScatteringEstimator
+    assert isinstance(SuperResolution(4).load_estimator(), RestorationEstimator)
     family = Tomography(views=45).load_estimator()  # the family's: the same network, any parallel-beam geometry
     assert isinstance(family, RestorationEstimator) and family.metadata["family"]
 
