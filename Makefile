@@ -58,7 +58,8 @@ estimators: $(BIN)/invscat
 		--scales 384 --scales 640 --epochs 20 --lam 1e-3 \
 		-o $(PRETRAINED)/tomo_parallel_30views_180deg_128px_183det_restoration.pt
 	$(BIN)/invscat fit tomo --views 30 --kind restoration --count 800 --synthetic 480 --scales 192 --scales 256 \
-		--scales 384 --scales 640 --epochs 20 --lam 1e-3 --family -o $(PRETRAINED)/tomo_parallel_any_restoration.pt
+		--scales 384 --scales 640 --larger 256 --epochs 20 --lam 1e-3 --family \
+		-o $(PRETRAINED)/tomo_parallel_any_restoration.pt
 	$(BIN)/invscat fit superres --factor 4 --kind restoration --count 800 --synthetic 400 --scales 192 --scales 256 \
 		--scales 384 --scales 640 --epochs 20 --lam 1e-2 -o $(PRETRAINED)/superres_x4_restoration.pt
 
