@@ -629,6 +629,9 @@ def fit(
                                         "network's convolutions (one per layer, repeated; e.g. 1 2 4 8 4 2 1 with "
                                         "--depth 7)."),
     depth: int = typer.Option(5, help="convolutional: number of convolutions."),
+    width: Optional[int] = typer.Option(None, help="convolutional, restoration: the network's channels (its first "
+                                        "level's for restoration; default 64 and 32)."),
+    levels: int = typer.Option(3, help="restoration: the U-Net's resolutions (4 sees longer streaks)."),
     init: Optional[Path] = typer.Option(None, "--init", help="convolutional, ensemble: start from this network file "
                                         "(fine-tune, e.g. the family network for one setting)."),
     learning_rate: float = typer.Option(1e-3, help="convolutional: Adam's initial step (smaller to fine-tune)."),
@@ -686,10 +689,13 @@ def fit(
     if depth < 2 or (dilations and (len(dilations) != depth or min(dilations) < 1)):
         raise InvscatError(f"impossible parameters: --depth must be >= 2 and --dilations, if given, {depth} "
                            f"integers >= 1 (one per convolution).")
+    if (width is not None and width < 1) or not 1 <= levels <= 6:
+        raise InvscatError(f"impossible parameters: --width must be >= 1 and --levels in 1..6, got {width} and "
+                           f"{levels}.")
     options = dict(size=size, J=J, radius=radius, seed=seed, kind=kind.value, synthetic=synthetic, epochs=epochs,
                    uncertainty=uncertainty, scales=tuple(scales), network_share=network_share, depth=depth,
                    dilations=tuple(dilations) or None, larger=tuple(larger), initial=init,
-                   learning_rate=learning_rate)
+                   learning_rate=learning_rate, width=width, levels=levels)
     with contextlib.ExitStack() as stack:
         if workers is not None or scheduler is not None:
             from invscat.stacks import dask_client

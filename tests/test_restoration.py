@@ -23,6 +23,22 @@ def test_an_untrained_network_returns_its_input_and_any_size_works():
     assert tuple(estimator.predict(odd).shape) == tuple(estimator.scatter(odd).shape)
 
 
+def test_the_self_ensemble_is_equivariant_under_flips_and_quarter_turns():
+    """Averaged over the eight flips and turns, the restoration commutes with each of them exactly."""
+    torch.manual_seed(0)
+    estimator = RestorationEstimator(J=2, L=4, width=4, levels=4)
+    torch.nn.init.normal_(estimator.network.out.weight)
+    estimator.channel_scale = torch.ones(estimator.n_channels, dtype=torch.float64)
+    image = np.random.default_rng(0).random((1, 24, 40)).astype(np.float32)
+    restored = estimator.restore(image)
+    assert restored.shape == image.shape and not np.allclose(restored, image, atol=1e-3)
+    for transform in (lambda x: np.rot90(x, 1, (1, 2)), lambda x: x[..., ::-1], lambda x: np.swapaxes(x, 1, 2)):
+        np.testing.assert_allclose(estimator.restore(np.ascontiguousarray(transform(image))), transform(restored),
+                                   atol=1e-5)
+    estimator.self_ensemble = False
+    assert not np.allclose(estimator.restore(image[..., ::-1].copy()), restored[..., ::-1], atol=1e-4)
+
+
 def test_training_restores_better_than_the_first_reconstruction():
     """A blur is learnable: the restored held-out images are closer to the truth than the blurred ones."""
     first, truth = blurred_pairs()
@@ -54,8 +70,23 @@ def test_save_load_round_trip_and_malformed_files(tmp_path):
     torch.save(state, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="malformed restoration estimator file"):
         ScatteringEstimator.load(tmp_path / "bad.pt")
-    with pytest.raises(ValueError, match="width >= 1"):
+    with pytest.raises(ValueError, match="width and levels >= 1"):
         RestorationEstimator(width=0)
+
+
+def test_four_levels_round_trip_and_files_written_before_levels_read_as_three(tmp_path):
+    first, truth = blurred_pairs(count=4)
+    estimator = RestorationEstimator(J=2, L=4, width=4, levels=4, self_ensemble=False).fit(first, truth, epochs=1)
+    estimator.save(tmp_path / "four.pt")
+    loaded = ScatteringEstimator.load(tmp_path / "four.pt")
+    assert (loaded.levels, loaded.self_ensemble) == (4, False)
+    torch.testing.assert_close(loaded.predict(first[:1]), estimator.predict(first[:1]))
+    three = RestorationEstimator(J=2, L=4, width=4).fit(first, truth, epochs=1, crop=16)
+    state = three.state()
+    state["network"] = {"width": 4}  # as session 11 wrote them
+    torch.save(state, tmp_path / "old.pt")
+    old = ScatteringEstimator.load(tmp_path / "old.pt")
+    assert (old.levels, old.self_ensemble) == (3, False)
 
 
 def test_the_shipped_restoration_estimators_come_first_for_their_settings():
@@ -78,3 +109,6 @@ def test_fit_restoration_from_the_command_line(tmp_path):
                                       str(tmp_path / "x.pt")])
     assert result.exit_code == 2 and "trained from scratch" in result.output, result.output
     assert not (tmp_path / "x.pt").exists()
+    result = CliRunner().invoke(app, ["fit", "tomo", "--kind", "restoration", "--levels", "0", "-o",
+                                      str(tmp_path / "x.pt")])
+    assert result.exit_code == 2 and "--levels in 1..6" in result.output, result.output

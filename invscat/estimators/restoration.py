@@ -25,7 +25,6 @@ from invscat.estimators.scattering import ScatteringEstimator, lam_weights
 
 FORMAT = "invscat.RestorationEstimator"
 FORMAT_VERSION = 1
-LEVELS = 3  # the U-Net's resolutions: sides are padded to multiples of 2^(LEVELS - 1)
 
 
 def _block(inputs: int, outputs: int) -> nn.Sequential:
@@ -34,26 +33,31 @@ def _block(inputs: int, outputs: int) -> nn.Sequential:
 
 
 class UNet(nn.Module):
-    """x + U(x): a three-level U-Net of ``width``, 2 ``width`` and 4 ``width`` channels whose last convolution
-    starts at zero, so an untrained network returns its input."""
+    """x + U(x): a U-Net of ``levels`` resolutions with ``width``, 2 ``width``, 4 ``width``, ... channels whose last
+    convolution starts at zero, so an untrained network returns its input."""
 
-    def __init__(self, width: int = 32):
+    def __init__(self, width: int = 32, levels: int = 3):
         super().__init__()
-        w = width
-        self.e1, self.e2, self.e3 = _block(1, w), _block(w, 2 * w), _block(2 * w, 4 * w)
-        self.u2, self.d2 = nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2), _block(4 * w, 2 * w)
-        self.u1, self.d1 = nn.ConvTranspose2d(2 * w, w, 2, stride=2), _block(2 * w, w)
-        self.out = nn.Conv2d(w, 1, 1)
+        self.levels = levels
+        channels = [width * 2 ** k for k in range(levels)]
+        for k in range(levels):
+            setattr(self, f"e{k + 1}", _block(1 if k == 0 else channels[k - 1], channels[k]))
+        for k in range(levels - 1, 0, -1):
+            setattr(self, f"u{k}", nn.ConvTranspose2d(channels[k], channels[k - 1], 2, stride=2))
+            setattr(self, f"d{k}", _block(2 * channels[k - 1], channels[k - 1]))
+        self.out = nn.Conv2d(width, 1, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = self.e1(x)
-        b = self.e2(F.max_pool2d(a, 2))
-        c = self.e3(F.max_pool2d(b, 2))
-        b = self.d2(torch.cat([self.u2(c), b], 1))
-        a = self.d1(torch.cat([self.u1(b), a], 1))
-        return x + self.out(a)
+        skips = []
+        h = x
+        for k in range(self.levels):
+            h = getattr(self, f"e{k + 1}")(h if k == 0 else F.max_pool2d(h, 2))
+            skips.append(h)
+        for k in range(self.levels - 1, 0, -1):
+            h = getattr(self, f"d{k}")(torch.cat([getattr(self, f"u{k}")(h), skips[k - 1]], 1))
+        return x + self.out(h)
 
 
 class RestorationEstimator(ScatteringEstimator):
@@ -64,7 +68,14 @@ class RestorationEstimator(ScatteringEstimator):
     J, L, max_order : int
         Scattering parameters of the target (reflect padding, as Kymatio).
     width : int
-        Channels of the U-Net's first level (the next two have 2x and 4x as many).
+        Channels of the U-Net's first level (each next level has twice as many).
+    levels : int
+        The U-Net's resolutions (sides are padded to multiples of 2^(levels - 1)); 4 sees the long streaks of
+        sparse-view CT that 3 does not.
+    self_ensemble : bool
+        Restore the eight flips and quarter turns of the image and average them back (the self-ensemble of Timofte,
+        Rothe & Van Gool 2016): the network is trained on all eight, so their average is a better estimate of the
+        mean image, at eight passes' cost.
     metadata : dict, optional
         What the estimator is for; saved with it and checked by :meth:`load`.
 
@@ -80,12 +91,13 @@ class RestorationEstimator(ScatteringEstimator):
     ((1, 32, 32), (1, 25, 8, 8))
     """
 
-    def __init__(self, J: int = 2, L: int = 8, max_order: int = 2, width: int = 32, metadata: dict | None = None):
+    def __init__(self, J: int = 2, L: int = 8, max_order: int = 2, width: int = 32, levels: int = 3,
+                 self_ensemble: bool = True, metadata: dict | None = None):
         super().__init__(J, L, max_order, radius=0, metadata=metadata)
-        if width < 1:
-            raise ValueError(f"the network needs a width >= 1, got {width}.")
-        self.width = int(width)
-        self.network = UNet(self.width)
+        if width < 1 or levels < 1:
+            raise ValueError(f"the network needs a width and levels >= 1, got {width} and {levels}.")
+        self.width, self.levels, self.self_ensemble = int(width), int(levels), bool(self_ensemble)
+        self.network = UNet(self.width, self.levels)
         self.history: list[dict] = []
 
     @property
@@ -93,10 +105,22 @@ class RestorationEstimator(ScatteringEstimator):
         return self.channel_scale is not None
 
     def _restore(self, images: torch.Tensor) -> torch.Tensor:
-        step = 2 ** (LEVELS - 1)
+        step = 2 ** (self.levels - 1)
         rows, cols = (-images.shape[-2]) % step, (-images.shape[-1]) % step
         x = F.pad(images[:, None], (0, cols, 0, rows), mode="replicate") if rows or cols else images[:, None]
         return self.network(x)[:, 0, :images.shape[-2], :images.shape[-1]]
+
+    def _estimate(self, images: torch.Tensor) -> torch.Tensor:
+        """The restored images: the network's, averaged over the eight flips and turns with ``self_ensemble``."""
+        if not self.self_ensemble:
+            return self._restore(images)
+        total = torch.zeros_like(images)
+        for flip in (False, True):
+            flipped = images.flip(-1) if flip else images
+            for turns in range(4):
+                restored = torch.rot90(self._restore(torch.rot90(flipped, turns, (-2, -1))), -turns, (-2, -1))
+                total += restored.flip(-1) if flip else restored
+        return total / 8
 
     def restore(self, first) -> np.ndarray:
         """The network's restored images (B, M, N) of first reconstructions (B, M, N) or (M, N)."""
@@ -106,7 +130,7 @@ class RestorationEstimator(ScatteringEstimator):
         t = t.reshape(-1, *t.shape[-2:]).float()
         self.network.to(t.device).eval()
         with torch.no_grad():
-            return self._restore(t).cpu().numpy()
+            return self._estimate(t).cpu().numpy()
 
     def predict(self, first, scattering: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted scattering coefficients (B, C, h, w): those of the restored images (``scattering``, the first
@@ -117,14 +141,15 @@ class RestorationEstimator(ScatteringEstimator):
         t = t.reshape(-1, *t.shape[-2:]).float()
         self.network.to(t.device).eval()
         with torch.no_grad():
-            return self.scatter(self._restore(t)).float()
+            return self.scatter(self._estimate(t)).float()
 
     def fit(self, first, truth, epochs: int = 20, batch: int = 16, learning_rate: float = 1e-3,
-            validation: float = 0.1, seed: int = 0, crop: int = 64,
+            validation: float = 0.1, seed: int = 0, crop: int | None = None,
             progress: Callable[[dict], None] | None = None) -> "RestorationEstimator":
         """Train the U-Net on pairs of first reconstructions and true images (B, M, N) by Adam with a one-cycle
-        schedule on the squared pixel error, on random ``crop`` x ``crop`` windows with random quarter turns and
-        flips, and keep the network of the epoch with the lowest error on the held-out pairs (whole images).
+        schedule on the squared pixel error, on random ``crop`` x ``crop`` windows (default 64 for three levels, 96
+        for four or more) with random quarter turns and flips, and keep the network of the epoch with the lowest
+        error on the held-out pairs (whole images, one pass each).
 
         The channel scales (sigma_c, the regulariser's units) are the standard deviations of the training images'
         scattering channels, as for the other estimators.
@@ -133,10 +158,10 @@ class RestorationEstimator(ScatteringEstimator):
         truth = torch.as_tensor(np.asarray(truth, np.float32)).reshape(first.shape)
         if len(first) < 2:
             raise ValueError("fit needs at least two pairs of first reconstructions and true images of one shape.")
-        crop = min(int(crop), *first.shape[-2:])
+        crop = min(int(crop or (64 if self.levels <= 3 else 96)), *first.shape[-2:])
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
-        self.network = UNet(self.width)
+        self.network = UNet(self.width, self.levels)
         held = torch.from_numpy(rng.random(len(first)) < validation)
         held[0] = False
         train_index, held_index = torch.nonzero(~held)[:, 0], torch.nonzero(held)[:, 0]
@@ -194,7 +219,8 @@ class RestorationEstimator(ScatteringEstimator):
             raise ValueError("the estimator has not been fitted yet; call fit() first.")
         return {"format": FORMAT, "version": FORMAT_VERSION,
                 "scattering": {"J": self.J, "L": self.L, "max_order": self.max_order},
-                "network": {"width": self.width}, "metadata": self.metadata,
+                "network": {"width": self.width, "levels": self.levels, "self_ensemble": self.self_ensemble},
+                "metadata": self.metadata,
                 "weights": {k: v.float() for k, v in self.network.state_dict().items()},
                 "channel_scale": self.channel_scale.float(), "lam": self.lam, "tv_weight": self.tv_weight,
                 "validation_error": {str(k): v for k, v in self.validation_error.items()}}
@@ -208,7 +234,9 @@ class RestorationEstimator(ScatteringEstimator):
                              f"supported (this invscat reads version {FORMAT_VERSION}); refit it with `invscat fit`.")
         try:
             J, L, order = (int(state["scattering"][k]) for k in ("J", "L", "max_order"))
-            estimator = cls(J, L, order, int(state["network"]["width"]), metadata=dict(state["metadata"]))
+            network = state["network"]
+            estimator = cls(J, L, order, int(network["width"]), int(network.get("levels", 3)),
+                            bool(network.get("self_ensemble", False)), metadata=dict(state["metadata"]))
             estimator.network.load_state_dict({k: v.float() for k, v in state["weights"].items()})
             scale = state["channel_scale"]
             if tuple(scale.shape) != (estimator.n_channels,) or not torch.isfinite(scale).all() or \

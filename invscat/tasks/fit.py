@@ -86,10 +86,10 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *, size: int | None = None, J: int = 2,
                   radius: int = 1, batch: int = 16, seed: int = 0, kind: str = "ridge", synthetic: int = 0,
-                  scales: tuple[int, ...] = (384,), epochs: int = 30, width: int = 64, depth: int = 5,
+                  scales: tuple[int, ...] = (384,), epochs: int = 30, width: int | None = None, depth: int = 5,
                   uncertainty: bool = False, network_share: float = 0.7, dilations: tuple[int, ...] | None = None,
                   larger: tuple[int, ...] = (), initial: str | Path | None = None,
-                  learning_rate: float = 1e-3, progress: Callable[..., None] | None = None,
+                  learning_rate: float = 1e-3, levels: int = 3, progress: Callable[..., None] | None = None,
                   client=None) -> ScatteringEstimator:
     """Fit a scattering estimator for ``task`` on crops of ``images``: the ridge
     (:class:`~invscat.estimators.ScatteringEstimator`), a :class:`~invscat.estimators.ConvolutionalEstimator`, or
@@ -121,7 +121,8 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
         Procedural training images added to the crops, and the sides the builtin images are cropped at
         (:func:`training_images`).
     epochs, width, depth, uncertainty, dilations
-        The convolutional estimator (:class:`ConvolutionalEstimator` and its ``fit``).
+        The convolutional estimator (:class:`ConvolutionalEstimator` and its ``fit``); ``epochs``, ``width`` and
+        ``levels`` also the restoration estimator's U-Net (default widths: 64 convolutional, 32 restoration).
     larger : tuple of int
         Sides of larger training images, simulated and reconstructed at their own size (the task at that size) and
         cut into ``size`` x ``size`` tiles, so that the estimator also learns the artefacts of larger images (CT's
@@ -197,9 +198,9 @@ def fit_estimator(task: Task, images: str | Path = BUILTIN, count: int = 192, *,
     first = np.concatenate(results)
     report = None if progress is None else lambda row: progress(row["epoch"], epochs, "epochs")
     if kind == "restoration":
-        return RestorationEstimator(J=J, metadata=metadata).fit(first, truth, epochs=epochs, seed=seed,
-                                                                learning_rate=learning_rate, progress=report)
-    network = ConvolutionalEstimator(J=J, width=width, depth=depth, uncertainty=uncertainty, metadata=metadata,
+        return RestorationEstimator(J=J, width=width or 32, levels=levels, metadata=metadata).fit(
+            first, truth, epochs=epochs, seed=seed, learning_rate=learning_rate, progress=report)
+    network = ConvolutionalEstimator(J=J, width=width or 64, depth=depth, uncertainty=uncertainty, metadata=metadata,
                                      dilations=dilations)
     network.fit(first, truth, epochs=epochs, seed=seed, progress=report, initial=initial_network,
                 learning_rate=learning_rate)
