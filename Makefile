@@ -39,7 +39,8 @@ bench: $(BIN)/invscat
 	$(BIN)/python benchmarks/operators_speed.py
 	$(BIN)/python benchmarks/quality.py
 
-# Refit the scattering estimators shipped in invscat/estimators/pretrained (about 25 min on 2 cores).
+# Refit the scattering estimators shipped in invscat/estimators/pretrained (hours on 2 cores: each CT restoration
+# U-Net reconstructs about 2,400 training images and trains for about an hour).
 PRETRAINED = invscat/estimators/pretrained
 estimators: $(BIN)/invscat
 	$(BIN)/invscat fit superres --factor 2 -o $(PRETRAINED)/superres_x2.pt
@@ -54,11 +55,11 @@ estimators: $(BIN)/invscat
 	$(BIN)/invscat fit tomo --views 90 --arc 120 --kind convolutional --init $(PRETRAINED)/tomo_parallel_any_cnn.pt \
 		--learning-rate 3e-4 --epochs 15 --count 360 --synthetic 216 --scales 192 --scales 256 --scales 384 --scales 640 \
 		--lam 1e-4 --tv-weight 5e-4 -o $(PRETRAINED)/tomo_parallel_90views_120deg_128px_183det_cnn.pt
-	$(BIN)/invscat fit tomo --views 30 --kind restoration --count 800 --synthetic 480 --scales 192 --scales 256 \
-		--scales 384 --scales 640 --epochs 20 --lam 1e-3 \
+	$(BIN)/invscat fit tomo --views 30 --kind restoration --levels 4 --width 24 --count 1200 --synthetic 720 \
+		--scales 192 --scales 256 --scales 384 --scales 640 --larger 256 --epochs 24 --lam 5e-3 \
 		-o $(PRETRAINED)/tomo_parallel_30views_180deg_128px_183det_restoration.pt
-	$(BIN)/invscat fit tomo --views 30 --kind restoration --count 800 --synthetic 480 --scales 192 --scales 256 \
-		--scales 384 --scales 640 --larger 256 --epochs 20 --lam 1e-3 --family \
+	$(BIN)/invscat fit tomo --views 30 --kind restoration --levels 4 --width 24 --count 1200 --synthetic 720 \
+		--scales 192 --scales 256 --scales 384 --scales 640 --larger 256 --epochs 24 --lam 5e-3 --family \
 		-o $(PRETRAINED)/tomo_parallel_any_restoration.pt
 	$(BIN)/invscat fit superres --factor 4 --kind restoration --count 800 --synthetic 400 --scales 192 --scales 256 \
 		--scales 384 --scales 640 --epochs 20 --lam 1e-2 -o $(PRETRAINED)/superres_x4_restoration.pt
