@@ -110,38 +110,35 @@ class RestorationEstimator(ScatteringEstimator):
         x = F.pad(images[:, None], (0, cols, 0, rows), mode="replicate") if rows or cols else images[:, None]
         return self.network(x)[:, 0, :images.shape[-2], :images.shape[-1]]
 
-    def _estimate(self, images: torch.Tensor) -> torch.Tensor:
-        """The restored images: the network's, averaged over the eight flips and turns with ``self_ensemble``."""
-        if not self.self_ensemble:
-            return self._restore(images)
-        total = torch.zeros_like(images)
-        for flip in (False, True):
-            flipped = images.flip(-1) if flip else images
-            for turns in range(4):
-                restored = torch.rot90(self._restore(torch.rot90(flipped, turns, (-2, -1))), -turns, (-2, -1))
-                total += restored.flip(-1) if flip else restored
-        return total / 8
+    def _estimate(self, first) -> torch.Tensor:
+        """The restored images (B, M, N) of first reconstructions (B, M, N) or (M, N), arrays or tensors: the
+        network's, averaged over the eight flips and turns with ``self_ensemble``."""
+        if not self.fitted:
+            raise ValueError("the estimator has not been fitted yet; call fit() first.")
+        images = first if isinstance(first, torch.Tensor) else torch.as_tensor(np.asarray(first, np.float32))
+        images = images.reshape(-1, *images.shape[-2:]).float()
+        self.network.to(images.device).eval()
+        with torch.no_grad():
+            if not self.self_ensemble:
+                return self._restore(images)
+            total = torch.zeros_like(images)
+            for flip in (False, True):
+                flipped = images.flip(-1) if flip else images
+                for turns in range(4):
+                    restored = torch.rot90(self._restore(torch.rot90(flipped, turns, (-2, -1))), -turns, (-2, -1))
+                    total += restored.flip(-1) if flip else restored
+            return total / 8
 
     def restore(self, first) -> np.ndarray:
         """The network's restored images (B, M, N) of first reconstructions (B, M, N) or (M, N)."""
-        if not self.fitted:
-            raise ValueError("the estimator has not been fitted yet; call fit() first.")
-        t = first if isinstance(first, torch.Tensor) else torch.as_tensor(np.asarray(first, np.float32))
-        t = t.reshape(-1, *t.shape[-2:]).float()
-        self.network.to(t.device).eval()
-        with torch.no_grad():
-            return self._estimate(t).cpu().numpy()
+        return self._estimate(first).cpu().numpy()
 
     def predict(self, first, scattering: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted scattering coefficients (B, C, h, w): those of the restored images (``scattering``, the first
         reconstructions' own, is not needed)."""
-        if not self.fitted:
-            raise ValueError("the estimator has not been fitted yet; call fit() first.")
-        t = first if isinstance(first, torch.Tensor) else torch.as_tensor(np.asarray(first, np.float32))
-        t = t.reshape(-1, *t.shape[-2:]).float()
-        self.network.to(t.device).eval()
+        restored = self._estimate(first)
         with torch.no_grad():
-            return self.scatter(self._estimate(t)).float()
+            return self.scatter(restored).float()
 
     def fit(self, first, truth, epochs: int = 20, batch: int = 16, learning_rate: float = 1e-3,
             validation: float = 0.1, seed: int = 0, crop: int | None = None,
